@@ -1,0 +1,1 @@
+"""Concilia: the welfare-matching backbone of the Concilia 4.0 Isola network."""

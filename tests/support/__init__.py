@@ -1,0 +1,1 @@
+"""Test helpers: waiting on conditions, reading topics, running services, data factories."""

@@ -1,0 +1,62 @@
+"""Run a service's app in-process under uvicorn on a free port, or as a real subprocess."""
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from concilia.embedded.processes import ChildProcess, free_port
+from tests.support.waiting import eventually
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` (lifespan included) until the block ends; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await eventually(
+            lambda: server.started or task.done(), timeout=60, what=f"{app.title} to start"
+        )
+        if task.done():
+            task.result()  # surface the start-up error
+            raise RuntimeError(f"{app.title} stopped during start-up")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, timeout=15)
+
+
+def service_process(
+    module: str, env: Mapping[str, str], log_dir: Path, name: str | None = None
+) -> ChildProcess:
+    """`python -m <module>` with `env` added to this environment (not yet started)."""
+    full_env = {**os.environ, **env}
+    return ChildProcess(
+        name or module,
+        [sys.executable, "-m", module],
+        log_dir / f"{name or module}.log",
+        env=full_env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+async def wait_ready(base_url: str, timeout: float = 60) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=2) as client:
+
+        async def ready() -> bool:
+            try:
+                return (await client.get("/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(ready, timeout=timeout, what=f"{base_url}/readyz")
