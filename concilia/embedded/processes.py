@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -33,6 +35,24 @@ def require_free(port: int, what: str, env_hint: str) -> None:
             f"port {port} needed by {what} is already in use; stop whatever listens there "
             f"or choose another port with {env_hint}"
         )
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """True when a GET of `url` answers 200 within `timeout` seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def http_get_text(url: str, timeout: float = 2.0) -> str | None:
+    """The body of a GET, or None when the server does not answer 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode(errors="replace"))
+    except (urllib.error.URLError, OSError):
+        return None
 
 
 def wait_until(

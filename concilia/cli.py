@@ -1,0 +1,159 @@
+"""`concilia up | demo | token`: the embedded stack on one machine, no Docker (DESIGN §2)."""
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from concilia.embedded.processes import PortInUse
+from concilia.embedded.stack import SERVICES, Ports, Stack, load_or_create_secret
+from concilia.platform.auth import Role, issue_token
+from concilia.platform.kafka import DEFAULT_PARTITIONS
+
+
+class Shutdown(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM so that start-up is interrupted too."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `concilia` command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    home = _home(args.home)
+    if args.command == "token":
+        return _token(home, args.org, args.role, args.sub)
+    ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
+    stack = Stack(home, ports, partitions=args.partitions, say=_say)
+    return _run(stack, demo=args.command == "demo", keep=getattr(args, "keep", False))
+
+
+def _home(flag: str | None) -> Path:
+    return Path(flag or os.environ.get("CONCILIA_HOME") or ".concilia").expanduser().resolve()
+
+
+def _say(line: str) -> None:
+    print(f"concilia: {line}", flush=True)
+
+
+def _token(home: Path, org: str, roles: list[str], sub: str | None) -> int:
+    secret = load_or_create_secret(home)
+    token = issue_token(secret, sub=sub or f"dev@{org}", org=org, roles=roles)
+    print(f"# development token for org {org!r}, roles {', '.join(roles)}; valid 12 hours")
+    print("# use it as: Authorization: Bearer <token>")
+    print(token)
+    return 0
+
+
+def _run(stack: Stack, *, demo: bool, keep: bool) -> int:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        # Only once: a second Ctrl-C must not interrupt the orderly stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Shutdown
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        if demo and not keep:
+            _check_ports_then_clean(stack)
+        stack.start()
+        _print_where(stack)
+        if demo:
+            from concilia.sample.demo import run_demo  # imported late: only the demo needs it
+
+            return run_demo(stack)
+        threading.Event().wait()  # until a signal raises Shutdown
+        return 0
+    except PortInUse as exc:
+        print(f"concilia: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except Shutdown:
+        _say("stopping")
+        return 0
+    except (TimeoutError, RuntimeError) as exc:
+        print(f"concilia: could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        _say("stopped")
+
+
+def _check_ports_then_clean(stack: Stack) -> None:
+    """The demo starts from an empty database and mail folder (the broker is in-memory
+    anyway); the ports are checked first so a running stack's data is never wiped."""
+    from concilia.embedded.stack import check_ports
+
+    check_ports(stack.ports)
+    for folder in (stack.home / "db", stack.mail_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _print_where(stack: Stack) -> None:
+    lines = ["", "Concilia is up:"]
+    for name in SERVICES:
+        url = stack.url(name)
+        lines.append(f"  {name:<9} {url}   OpenAPI {url}/openapi.json   metrics {url}/metrics")
+    lines += [
+        f"  kafka     127.0.0.1:{stack.ports.kafka} (Tansu, in memory)",
+        f"  mongodb   mongodb://127.0.0.1:{stack.ports.mongodb}/?directConnection=true"
+        f"  (data in {stack.home / 'db'})",
+        f"  smtp      127.0.0.1:{stack.ports.smtp}  (e-mails as .eml files in {stack.mail_dir})",
+        f"  logs      {stack.log_dir}",
+        "  token     concilia token --org my-org --role requester   (roles: "
+        + ", ".join(r.value for r in Role)
+        + f"; CONCILIA_HOME={stack.home})",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concilia", description=__doc__)
+    parser.add_argument("--home", help="state folder (default $CONCILIA_HOME or ./.concilia)")
+    commands = parser.add_subparsers(dest="command")
+    up = commands.add_parser("up", help="start the whole stack until Ctrl-C")
+    demo = commands.add_parser("demo", help="start the stack, load the Isola sample data, report")
+    demo.add_argument("--keep", action="store_true", help="keep the database and mail folder")
+    for sub in (up, demo):
+        for name in Ports.names():
+            # A string default goes through `type` too, so a bad env value is reported alike.
+            default = os.environ.get(Ports.env_var(name), str(Ports().of(name)))
+            sub.add_argument(
+                Ports.flag(name),
+                dest=f"{name}_port",
+                type=_port,
+                default=default,
+                help=f"default {default} (env {Ports.env_var(name)})",
+            )
+        sub.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    token = commands.add_parser("token", help="print a development bearer token (last line)")
+    token.add_argument("--org", required=True, help="organisation id")
+    token.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="repeatable",
+    )
+    token.add_argument("--sub", help="subject (default dev@ORG)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Record keeping shared by the offers and demands services: one collection of records,
+each change written with its outgoing events in one transaction (transactional outbox),
+`Idempotency-Key` replay and opaque cursors. The HTTP side is in record_api."""
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import AsyncMongoClient
+
+from concilia.platform.changes import Change, Document, InvalidChange
+from concilia.platform.mongo import Database, Session, in_transaction
+from concilia.platform.outbox import OutboxRelay, add_to_outbox
+
+IDEMPOTENCY = "idempotency_keys"
+Decide = Callable[[Document], Change | None]
+
+
+class NotFound(Exception):
+    """No such record, or not one the caller may see (HTTP 404)."""
+
+
+class IdempotencyMismatch(Exception):
+    """An Idempotency-Key reused with a different body (HTTP 422, IETF draft)."""
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key, scoped to its organisation, with the body's fingerprint."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, scope: str, key: str, body: Mapping[str, Any]) -> "IdempotencyKey":
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        return cls(scope, key, hashlib.sha256(canonical.encode()).hexdigest())
+
+    @property
+    def id(self) -> str:
+        return f"{self.scope}\x1f{self.key}"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The record after a request, and whether the request changed it."""
+
+    document: Document
+    changed: bool
+
+
+class RecordStore:
+    """A collection of records (`_id` = public id) and the outbox, always written together."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        db: Database,
+        collection: str,
+        relay: OutboxRelay,
+        unique_fields: tuple[str, ...] = (),
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.records = db[collection]
+        self.relay = relay
+        self._unique = unique_fields
+
+    async def ensure_indexes(self) -> None:
+        """Indexes for listing (by creation, per organisation) and the unique refs."""
+        await self.records.create_index([("created_at", 1), ("_id", 1)])
+        await self.records.create_index([("organization_id", 1), ("created_at", 1), ("_id", 1)])
+        for name in self._unique:
+            await self.records.create_index(name, unique=True)
+
+    async def create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
+        """Insert the built record and its events; a repeated key replays the first record
+        (changed=False) and stages nothing. `build` may run again if the transaction retries."""
+
+        async def work(session: Session) -> Outcome:
+            if key is not None:
+                seen = await self.db[IDEMPOTENCY].find_one({"_id": key.id}, session=session)
+                if seen is not None:
+                    if seen["fingerprint"] != key.fingerprint:
+                        raise IdempotencyMismatch(key.key)
+                    first = await self.records.find_one({"_id": seen["record_id"]}, session=session)
+                    if first is None:  # only if someone deleted it by hand
+                        raise NotFound(seen["record_id"])
+                    return Outcome(first, changed=False)
+            change = build()
+            await self.records.insert_one(change.document, session=session)
+            await add_to_outbox(self.db, session, change.messages)
+            if key is not None:
+                await self.db[IDEMPOTENCY].insert_one(
+                    {
+                        "_id": key.id,
+                        "fingerprint": key.fingerprint,
+                        "record_id": change.document["_id"],
+                        "created_at": change.document["created_at"],
+                    },
+                    session=session,
+                )
+            return Outcome(change.document, changed=True)
+
+        outcome = await in_transaction(self.client, work)
+        if outcome.changed:
+            self.relay.notify()
+        return outcome
+
+    async def get(self, record_id: str, scope: Mapping[str, Any]) -> Document:
+        found = await self.records.find_one({"_id": record_id, **scope})
+        if found is None:
+            raise NotFound(record_id)
+        return found
+
+    async def page(
+        self, filters: Mapping[str, Any], limit: int, cursor: str | None
+    ) -> tuple[list[Document], str | None]:
+        """Up to `limit` records in creation order after `cursor`, and the next cursor."""
+        query: dict[str, Any] = dict(filters)
+        if cursor is not None:
+            created_at, last_id = decode_cursor(cursor)
+            query["$or"] = [
+                {"created_at": {"$gt": created_at}},
+                {"created_at": created_at, "_id": {"$gt": last_id}},
+            ]
+        found: list[Document] = (
+            await self.records.find(query)
+            .sort([("created_at", 1), ("_id", 1)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        items = found[:limit]
+        more = len(found) > limit
+        return items, encode_cursor(items[-1]) if more else None
+
+    async def change(self, record_id: str, scope: Mapping[str, Any], decide: Decide) -> Outcome:
+        """Read the record, let the pure `decide` rule on it (None = nothing to do), then
+        write it and its events in one transaction and wake the relay."""
+
+        async def work(session: Session) -> tuple[Outcome, bool]:
+            current = await self.records.find_one({"_id": record_id, **scope}, session=session)
+            if current is None:
+                raise NotFound(record_id)
+            change = decide(current)
+            if change is None:
+                return Outcome(current, changed=False), False
+            await self.records.replace_one(
+                {"_id": record_id, "version": current["version"]}, change.document, session=session
+            )
+            await add_to_outbox(self.db, session, change.messages)
+            return Outcome(change.document, changed=True), bool(change.messages)
+
+        outcome, staged = await in_transaction(self.client, work)
+        if staged:
+            self.relay.notify()
+        return outcome
+
+
+def where(scope: Mapping[str, Any], **equals: str | None) -> dict[str, Any]:
+    """A list filter: the caller's scope plus each given (not None) field equality."""
+    return {**scope, **{name: str(v) for name, v in equals.items() if v is not None}}
+
+
+def encode_cursor(last: Document) -> str:
+    raw = json.dumps([last["created_at"].isoformat(), last["_id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, last_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(last_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidChange(
+            [{"field": "cursor", "message": "not a cursor this API returned", "type": "cursor"}]
+        ) from exc

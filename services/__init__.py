@@ -1,0 +1,1 @@
+"""The four Concilia services; each starts with `python -m services.<name>`."""

@@ -1,0 +1,157 @@
+"""Demand rules, free of I/O: submitting, revising (merge + revalidate), withdrawing, what
+the matcher's answers change, and the events each change emits."""
+
+import secrets
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from concilia.contract import topics
+from concilia.contract.common import Point
+from concilia.contract.demands import (
+    DemandCreate,
+    DemandEventData,
+    DemandPublic,
+    DemandStatus,
+    DemandType,
+    DemandUpdate,
+    MatchSummary,
+)
+from concilia.contract.matches import MatchEventData
+from concilia.contract.taxonomy import area_of
+from concilia.platform.changes import (
+    Change,
+    Conflict,
+    Document,
+    InvalidChange,
+    contact_erased,
+    contact_upserted,
+    record_event,
+    revised,
+)
+from concilia.platform.outbox import OutgoingMessage
+
+SOURCE = "demands"
+PAYLOAD_FIELDS = tuple(DemandCreate.model_fields)
+CLOSED = (DemandStatus.WITHDRAWN, DemandStatus.EXPIRED)
+PUBLIC_DECIMALS = 3  # about 100 m: enough to match by distance, too coarse to find a door
+
+
+def new_demand(payload: DemandCreate, organization_id: str, now: datetime) -> Change:
+    """A freshly submitted demand (version 1, open) with its own pseudonymous requester_ref."""
+    demand: Document = {
+        "_id": "dem_" + secrets.token_hex(8),
+        "organization_id": organization_id,
+        "requester_ref": "req_" + secrets.token_hex(8),
+        "status": DemandStatus.OPEN.value,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "area": area_of(payload.service_type).value,
+        "match": None,
+        "waiting_reason": None,
+        "applied_matches": [],
+        **payload.model_dump(mode="json"),
+    }
+    return Change(demand, [demand_event(demand, DemandType.SUBMITTED), _contact(demand)])
+
+
+def revise(
+    demand: Document, update: DemandUpdate, expected_version: int | None, now: datetime
+) -> Change | None:
+    """Apply a PATCH to an open demand: the merged demand must still be a valid
+    DemandCreate. None if nothing changes. Matched or closed demands conflict."""
+    if demand["status"] != DemandStatus.OPEN:
+        raise Conflict(f"demand {demand['_id']} is {demand['status']} and can no longer change")
+    if expected_version is not None and expected_version != demand["version"]:
+        raise Conflict(
+            f"If-Match names version {expected_version}, the demand is at version "
+            f"{demand['version']}"
+        )
+    current = payload_of(demand)
+    try:
+        merged = DemandCreate.model_validate({**current, **update.model_dump(exclude_unset=True)})
+    except ValidationError as exc:
+        raise InvalidChange.from_validation(exc) from exc
+    payload = merged.model_dump(mode="json")
+    if payload == current:
+        return None
+    changed = revised(demand, now, **payload)
+    messages = [demand_event(changed, DemandType.UPDATED)]
+    if payload["requester"] != current["requester"]:
+        messages.append(_contact(changed))
+    return Change(changed, messages)
+
+
+def withdraw(demand: Document, now: datetime) -> Change | None:
+    """Withdraw the demand and erase the requester's contact (a tombstone on the contacts
+    topic); None if it is already closed."""
+    if demand["status"] in CLOSED:
+        return None
+    changed = revised(demand, now, status=DemandStatus.WITHDRAWN.value)
+    return Change(
+        changed,
+        [demand_event(changed, DemandType.WITHDRAWN), contact_erased(demand["requester_ref"])],
+    )
+
+
+def apply_match(demand: Document, match: MatchEventData, at: datetime) -> Change | None:
+    """An open demand becomes matched, once per match_id; None for a repeat or a demand
+    that is no longer open (e.g. withdrawn meanwhile). A view of the matcher's own fact:
+    no demand event is emitted."""
+    if match.match_id in demand["applied_matches"] or demand["status"] != DemandStatus.OPEN:
+        return None
+    summary = MatchSummary(
+        match_id=match.match_id,
+        offer_id=match.offer_id or "",
+        score=match.score,
+        reasons=match.reasons,
+        seats=match.seats,
+        matched_at=at,
+    )
+    return Change(
+        revised(
+            demand,
+            at,
+            status=DemandStatus.MATCHED.value,
+            match=summary.model_dump(),
+            waiting_reason=None,
+            applied_matches=[*demand["applied_matches"], match.match_id],
+        )
+    )
+
+
+def note_waiting(demand: Document, reason: str, at: datetime) -> Change | None:
+    """Remember why no offer fits an open demand yet; None if not open or already known."""
+    if demand["status"] != DemandStatus.OPEN or demand["waiting_reason"] == reason:
+        return None
+    return Change(revised(demand, at, waiting_reason=reason))
+
+
+def payload_of(demand: Document) -> Document:
+    """The requester-given fields of a stored demand (what DemandCreate validates)."""
+    return {name: demand[name] for name in PAYLOAD_FIELDS}
+
+
+def public(demand: Document) -> DemandPublic:
+    return DemandPublic.model_validate({**demand, "id": demand["_id"]})
+
+
+def event_data(demand: Document) -> DemandEventData:
+    """The public payload: no requester, no address, coordinates rounded to ~100 m."""
+    fields = {k: v for k, v in demand.items() if k not in ("requester", "location")}
+    location = demand["location"]
+    point = Point(
+        lat=round(location["lat"], PUBLIC_DECIMALS), lon=round(location["lon"], PUBLIC_DECIMALS)
+    )
+    return DemandEventData.model_validate({**fields, "id": demand["_id"], "location": point})
+
+
+def demand_event(demand: Document, type_: str) -> OutgoingMessage:
+    return record_event(
+        topic=topics.DEMANDS, source=SOURCE, type_=type_, document=demand, data=event_data(demand)
+    )
+
+
+def _contact(demand: Document) -> OutgoingMessage:
+    return contact_upserted(SOURCE, demand["requester_ref"], demand["requester"], demand["version"])

@@ -1,0 +1,75 @@
+"""The matcher's composition root: Mongo client, broker, subscriber, outbox relay."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from concilia.contract import topics
+from concilia.platform.consumer import subscribe
+from concilia.platform.http import create_service_app
+from concilia.platform.kafka import ensure_topics, make_broker
+from concilia.platform.mongo import Document, connect, ping
+from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
+from services.matcher import store
+from services.matcher.consumer import CONSUMER, ClearCacheOnRebalance, MarketCache, MatchingHandler
+from services.matcher.settings import Settings
+
+GROUP_ID = "concilia-matcher"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: AsyncMongoClient[Document] | None = None,
+    broker: KafkaBroker | None = None,
+    relay: OutboxRelay | None = None,
+) -> FastAPI:
+    """The matcher app: /healthz, /readyz, /metrics, and the offers+demands subscriber."""
+    client = client or connect(settings.mongodb_url)
+    db = client[settings.database]
+    broker = broker or make_broker(settings.kafka_bootstrap_servers, CONSUMER)
+    relay = relay or OutboxRelay(
+        db, settings.kafka_bootstrap_servers, CONSUMER, poll_seconds=settings.outbox_poll_seconds
+    )
+    cache = MarketCache(db)
+    subscribe(
+        broker,
+        topics.OFFERS,
+        topics.DEMANDS,
+        group_id=GROUP_ID,
+        service=CONSUMER,
+        handle=MatchingHandler(client, db, relay, cache),
+        # Range keeps partition i of offers and of demands on one member (co-partitioning).
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        listener=ClearCacheOnRebalance(cache),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        await ensure_topics(settings.kafka_bootstrap_servers)
+        await relay.start()
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await relay.stop()
+            await client.close()
+
+    async def kafka_reachable() -> None:
+        if not await broker.ping(timeout=2):
+            raise ConnectionError("Kafka did not answer")
+
+    return create_service_app(
+        service=CONSUMER,
+        title="Concilia matcher",
+        description="Pairs welfare offers and demands; publishes welfare.matches.v1.",
+        lifespan=lifespan,
+        readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_reachable)],
+    )

@@ -1,0 +1,124 @@
+"""Offer and Demand value objects, built from the event payloads the matcher consumes."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
+
+from concilia.contract.common import WeeklySlot
+from concilia.contract.demands import DemandEventData, DemandStatus
+from concilia.contract.offers import OfferEventData, OfferStatus
+
+
+class Slot(NamedTuple):
+    """A weekly interval in minutes since midnight: (day, start, end), end exclusive."""
+
+    day: str
+    start: int
+    end: int
+
+
+def slots_of(weekly: list[WeeklySlot]) -> tuple[Slot, ...]:
+    return tuple(Slot(str(s.day), s.start_minute, s.end_minute) for s in weekly)
+
+
+def merged(slots: tuple[Slot, ...]) -> dict[str, list[tuple[int, int]]]:
+    """Per day, the union of the slots as sorted disjoint intervals (adjacent ones joined)."""
+    by_day: dict[str, list[tuple[int, int]]] = {}
+    for day, start, end in sorted(slots):
+        intervals = by_day.setdefault(day, [])
+        if intervals and start <= intervals[-1][1]:
+            intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
+        else:
+            intervals.append((start, end))
+    return by_day
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the rules need of an offer; `event` keeps the payload for snapshots and storage."""
+
+    id: str
+    service_type: str
+    version: int
+    open: bool
+    remote: bool
+    lat: float | None
+    lon: float | None
+    radius_km: float | None
+    availability: dict[str, list[tuple[int, int]]]
+    valid_from: date
+    valid_until: date | None
+    capacity: int
+    price_eur: float
+    languages: frozenset[str]
+    min_age: int | None
+    max_age: int | None
+    event: OfferEventData = field(compare=False, repr=False)
+
+    @classmethod
+    def from_event(cls, data: OfferEventData) -> "Offer":
+        return cls(
+            id=data.id,
+            service_type=str(data.service_type),
+            version=data.version,
+            open=data.status == OfferStatus.OPEN,
+            remote=data.remote,
+            lat=data.location.lat if data.location else None,
+            lon=data.location.lon if data.location else None,
+            radius_km=data.radius_km,
+            availability=merged(slots_of(data.availability)),
+            valid_from=data.valid_from,
+            valid_until=data.valid_until,
+            capacity=data.capacity,
+            price_eur=data.price_eur,
+            languages=frozenset(data.languages),
+            min_age=data.min_age,
+            max_age=data.max_age,
+            event=data,
+        )
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the rules need of a demand; `event` keeps the payload for snapshots and storage."""
+
+    id: str
+    service_type: str
+    version: int
+    open: bool
+    lat: float
+    lon: float
+    max_distance_km: float
+    accepts_remote: bool
+    needed: tuple[Slot, ...]
+    seats: int
+    max_price_eur: float | None
+    languages: frozenset[str]
+    beneficiary_age: int | None
+    needed_from: date
+    event: DemandEventData = field(compare=False, repr=False)
+
+    @classmethod
+    def from_event(cls, data: DemandEventData) -> "Demand":
+        return cls(
+            id=data.id,
+            service_type=str(data.service_type),
+            version=data.version,
+            open=data.status == DemandStatus.OPEN,
+            lat=data.location.lat,
+            lon=data.location.lon,
+            max_distance_km=data.max_distance_km,
+            accepts_remote=data.accepts_remote,
+            needed=slots_of(data.needed),
+            seats=data.seats,
+            max_price_eur=data.max_price_eur,
+            languages=frozenset(data.languages),
+            beneficiary_age=data.beneficiary_age,
+            needed_from=data.needed_from,
+            event=data,
+        )
+
+    @property
+    def minutes_needed(self) -> int:
+        """Minutes per week the demand needs (overlapping needed slots counted once)."""
+        return sum(end - start for day in merged(self.needed).values() for start, end in day)

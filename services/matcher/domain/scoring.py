@@ -1,0 +1,74 @@
+"""How good a feasible offer is for a demand: a score in [0, 1], higher is better.
+
+    score = 0.6 × proximity + 0.4 × affordability, rounded to 4 decimals
+
+- proximity = 1 − distance / limit, where limit is the tighter of the demand's
+  max_distance_km and the offer's radius_km; an offer served remotely scores 0.5.
+- affordability = 1 − price / max_price; with no max price: 1 when free, else 50 / (50 + price).
+- coverage is a hard rule in v1 (every needed minute is covered), so it does not weigh in;
+  the proposal reports `minutes_covered`.
+
+The best offer has the highest score; ties go to the lowest offer id."""
+
+from typing import Any
+
+from services.matcher.domain import rules
+from services.matcher.domain.model import Demand, Offer
+
+PROXIMITY_WEIGHT = 0.6
+AFFORDABILITY_WEIGHT = 0.4
+REMOTE_PROXIMITY = 0.5
+PRICE_HALF_POINT_EUR = 50.0
+
+
+def proximity(offer: Offer, demand: Demand) -> float:
+    """1 at the demand's door, 0 at the limit; a remote service scores 0.5."""
+    km = rules.distance_km(offer, demand)
+    if km is None or not rules.within_distance(offer, demand):
+        return REMOTE_PROXIMITY
+    limit = min(demand.max_distance_km, offer.radius_km or demand.max_distance_km)
+    return max(0.0, 1 - km / limit)
+
+
+def affordability(offer: Offer, demand: Demand) -> float:
+    if demand.max_price_eur is None:
+        return (
+            1.0
+            if offer.price_eur == 0
+            else PRICE_HALF_POINT_EUR / (PRICE_HALF_POINT_EUR + offer.price_eur)
+        )
+    if demand.max_price_eur == 0:
+        return 1.0  # only free offers are feasible then
+    return max(0.0, 1 - offer.price_eur / demand.max_price_eur)
+
+
+def score(offer: Offer, demand: Demand) -> float:
+    """The documented score of a feasible offer, in [0, 1], rounded to 4 decimals."""
+    raw = PROXIMITY_WEIGHT * proximity(offer, demand) + AFFORDABILITY_WEIGHT * affordability(
+        offer, demand
+    )
+    return round(min(1.0, max(0.0, raw)), 4)
+
+
+def explain(offer: Offer, demand: Demand, remaining_after: int) -> dict[str, Any]:
+    """Machine-readable reasons of a proposal: codes plus the numbers behind them."""
+    physical = rules.within_distance(offer, demand)
+    km = rules.distance_km(offer, demand)
+    codes = [
+        "within_distance" if physical else "remote",
+        "availability_covered",
+        "within_budget",
+        "language_shared"
+        if rules.language_constrained(offer, demand)
+        else "no_language_constraint",
+        "age_in_range" if rules.age_constrained(offer, demand) else "no_age_constraint",
+        "seats_available",
+    ]
+    return {
+        "codes": codes,
+        "distance_km": round(km, 3) if physical and km is not None else None,
+        "minutes_covered": demand.minutes_needed,
+        "price_eur": offer.price_eur,
+        "max_price_eur": demand.max_price_eur,
+        "remaining_capacity_after": remaining_after,
+    }

@@ -1,0 +1,97 @@
+"""The notifier's composition root: Mongo, the Kafka consumer, the outbox relay and the
+dispatcher, wired in one lifespan. HTTP is only /healthz, /readyz and /metrics.
+
+/readyz is ready when MongoDB and Kafka answer. SMTP reachability is reported there but does
+not make the service unready: with the mail server down the notifier still consumes matches
+and contacts and records the e-mails it owes (nothing is lost, they go out with retries), so
+taking it out of rotation or restarting it would only hide the real outage."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from concilia.contract import topics
+from concilia.platform.consumer import subscribe
+from concilia.platform.http import create_service_app
+from concilia.platform.kafka import ensure_topics, make_broker
+from concilia.platform.mongo import connect, ping
+from concilia.platform.outbox import OutboxRelay
+from services.notifier.dispatcher import Dispatcher, DispatchSettings
+from services.notifier.domain.jobs import RetryPolicy
+from services.notifier.handlers import make_handler
+from services.notifier.ledger import Ledger
+from services.notifier.mailer import Mailer, SmtpMailer
+from services.notifier.settings import Settings
+
+GROUP_ID = "concilia-notifier"
+
+
+def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
+    """The notifier app; `mailer` replaces SMTP (e.g. in tests of failure handling)."""
+    name = settings.service_name
+    mongo = connect(settings.mongodb_url)
+    db = mongo[settings.database]
+    ledger = Ledger(mongo, db)
+    mail = mailer or SmtpMailer(
+        settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
+    )
+    relay = OutboxRelay(db, settings.kafka_bootstrap_servers, name, settings.outbox_poll_seconds)
+    dispatcher = Dispatcher(
+        ledger,
+        mail,
+        relay.notify,
+        DispatchSettings(
+            mail_from=settings.mail_from,
+            base_url=settings.public_base_url,
+            retry=RetryPolicy(
+                max_attempts=settings.mail_max_attempts,
+                base_seconds=settings.mail_backoff_seconds,
+                cap_seconds=settings.mail_backoff_max_seconds,
+            ),
+            lease=timedelta(seconds=settings.mail_lease_seconds),
+            mention_grace=timedelta(seconds=settings.mention_grace_seconds),
+            poll_seconds=settings.dispatch_poll_seconds,
+        ),
+    )
+    broker = make_broker(settings.kafka_bootstrap_servers, name)
+    subscribe(
+        broker,
+        topics.CONTACTS,
+        topics.MATCHES,
+        group_id=GROUP_ID,
+        service=name,
+        handle=make_handler(ledger, dispatcher.wake),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ledger.ensure_indexes()
+        await ensure_topics(settings.kafka_bootstrap_servers)
+        await relay.start()
+        await dispatcher.start()
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await dispatcher.stop()
+            await relay.stop()
+            await mongo.close()
+
+    async def kafka_ready() -> None:
+        if not await broker.ping(timeout=3):
+            raise ConnectionError(f"no answer from {settings.kafka_bootstrap_servers}")
+
+    async def mongo_ready() -> None:
+        await ping(mongo)
+
+    return create_service_app(
+        service=name,
+        title="Concilia notifier",
+        description="E-mails both parties of a match, exactly once per party.",
+        lifespan=lifespan,
+        readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready)],
+        reported=[("smtp", mail.check)],
+    )

@@ -1,0 +1,61 @@
+"""Kafka entrypoints: contacts and matches in, contacts and notification jobs stored.
+Thin: validate, call the domain, persist, wake the dispatcher."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from concilia.contract import topics
+from concilia.contract.contacts import ContactEventData, ContactType
+from concilia.contract.envelope import CloudEvent
+from concilia.contract.matches import MatchEventData, MatchType
+from concilia.platform.consumer import Handler, PoisonMessage, Record
+from services.notifier.domain.jobs import UnusableMatch, plan_jobs
+from services.notifier.domain.wording import language_of
+from services.notifier.ledger import Ledger, StoredContact
+
+
+def make_handler(ledger: Ledger, wake: Callable[[], None]) -> Handler:
+    """One handler for both topics the notifier reads (one consumer, group concilia-notifier)."""
+
+    async def handle(event: CloudEvent | None, record: Record) -> str:
+        if record.topic == topics.CONTACTS:
+            outcome = await on_contact(ledger, event, record)
+        elif record.topic == topics.MATCHES:
+            outcome = await on_match(ledger, event)
+        else:
+            raise PoisonMessage("unexpected_topic", record.topic)
+        if outcome == "processed":
+            wake()
+        return outcome
+
+    return handle
+
+
+async def on_contact(ledger: Ledger, event: CloudEvent | None, record: Record) -> str:
+    """contact.upserted stores the contact; a tombstone (null value) erases it."""
+    if event is None:
+        if not record.key:
+            raise PoisonMessage("tombstone_without_key")
+        await ledger.erase_contact(record.key.decode())
+        return "erased"
+    if event.type != ContactType.UPSERTED:
+        raise PoisonMessage("unknown_type", event.type)
+    data = ContactEventData.model_validate(event.data)
+    contact = StoredContact(data.ref, data.name, str(data.email), language_of(data.language))
+    await ledger.upsert_contact(contact, datetime.now(UTC))
+    return "processed"
+
+
+async def on_match(ledger: Ledger, event: CloudEvent | None) -> str:
+    """match.proposed creates the requester's and the provider's e-mail, once each."""
+    if event is None:
+        raise PoisonMessage("unexpected_tombstone", "welfare.matches.v1 is not compacted")
+    if event.type != MatchType.PROPOSED:
+        return "ignored"
+    match = MatchEventData.model_validate(event.data)
+    try:
+        planned = plan_jobs(match)
+    except UnusableMatch as exc:
+        raise PoisonMessage("invalid_data", str(exc)) from exc
+    created = await ledger.add_jobs(planned, match.model_dump(mode="json"), datetime.now(UTC))
+    return "processed" if created else "duplicate"

@@ -1,0 +1,202 @@
+"""The notifier's database: contacts (from welfare.contacts.v1) and the sent-mail ledger of
+notification jobs. Every status change that others must learn about is written together
+with its notification event (transactional outbox)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from concilia.contract import topics
+from concilia.contract.envelope import CloudEvent, stable_id
+from concilia.contract.notifications import NotificationEventData, NotificationType
+from concilia.platform.mongo import Database, Document, Session, in_transaction
+from concilia.platform.outbox import OutgoingMessage, add_to_outbox, ensure_outbox_indexes
+from services.notifier.domain.jobs import JobStatus, PlannedJob
+
+CONTACTS = "contacts"
+JOBS = "notification_jobs"
+SERVICE = "notifier"
+
+
+@dataclass(frozen=True)
+class StoredContact:
+    ref: str
+    name: str
+    email: str
+    language: str
+
+
+class Ledger:
+    """Contacts and notification jobs in the notifier's own database."""
+
+    def __init__(self, client: AsyncMongoClient[Document], db: Database) -> None:
+        self._client = client
+        self._db = db
+
+    async def ensure_indexes(self) -> None:
+        await ensure_outbox_indexes(self._db)
+        await self._db[JOBS].create_index([("status", 1), ("next_attempt_at", 1)])
+        await self._db[JOBS].create_index([("waiting_for", 1), ("status", 1)])
+
+    # -- contacts ----------------------------------------------------------------------
+
+    async def upsert_contact(self, contact: StoredContact, now: datetime) -> None:
+        """Store the contact, then free the jobs that were waiting for it."""
+        await self._db[CONTACTS].update_one(
+            {"_id": contact.ref},
+            {"$set": {**contact.__dict__, "updated_at": now}},
+            upsert=True,
+        )
+        await self._db[JOBS].update_many(
+            {"status": JobStatus.PENDING, "waiting_for": contact.ref},
+            {"$set": {"waiting_for": None, "waiting_until": None}},
+        )
+
+    async def erase_contact(self, ref: str) -> bool:
+        """Forget the contact (erasure); jobs keep only the pseudonymous ref."""
+        return (await self._db[CONTACTS].delete_one({"_id": ref})).deleted_count > 0
+
+    async def contact(self, ref: str) -> StoredContact | None:
+        doc = await self._db[CONTACTS].find_one({"_id": ref})
+        if doc is None:
+            return None
+        return StoredContact(doc["ref"], doc["name"], doc["email"], doc["language"])
+
+    # -- jobs --------------------------------------------------------------------------
+
+    async def add_jobs(
+        self, planned: list[PlannedJob], match: dict[str, Any], now: datetime
+    ) -> int:
+        """Insert the jobs that do not exist yet; returns how many were new."""
+        created = 0
+        for job in planned:
+            doc = {
+                "match_id": job.match_id,
+                "recipient_ref": job.recipient_ref,
+                "template": job.template,
+                "mention_ref": job.mention_ref,
+                "match": match,
+                "status": JobStatus.PENDING,
+                "attempts": 0,
+                "last_error": None,
+                "waiting_for": None,
+                "waiting_until": None,
+                "next_attempt_at": now,
+                "lease_until": None,
+                "lease_token": None,
+                "created_at": now,
+                "updated_at": now,
+                "sent_at": None,
+            }
+            try:
+                result = await self._db[JOBS].update_one(
+                    {"_id": job.id}, {"$setOnInsert": doc}, upsert=True
+                )
+            except DuplicateKeyError:  # a concurrent delivery inserted it first
+                continue
+            created += result.upserted_id is not None
+        return created
+
+    async def claim(self, now: datetime, lease: timedelta, token: str) -> Document | None:
+        """Atomically take one due job (pending, or sending with an expired lease)."""
+        due = {
+            "$or": [
+                {
+                    "status": JobStatus.PENDING,
+                    "waiting_for": None,
+                    "next_attempt_at": {"$lte": now},
+                },
+                {"status": JobStatus.PENDING, "waiting_until": {"$lte": now}},
+                {"status": JobStatus.SENDING, "lease_until": {"$lt": now}},
+            ]
+        }
+        return await self._db[JOBS].find_one_and_update(
+            due,
+            {
+                "$set": {
+                    "status": JobStatus.SENDING,
+                    "lease_until": now + lease,
+                    "lease_token": token,
+                }
+            },
+            sort=[("next_attempt_at", 1)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def wait_for(self, job: Document, ref: str, until: datetime | None) -> None:
+        """Put a claimed job back to wait for contact `ref` (for ever if `until` is None)."""
+        await self._release(job, {"waiting_for": ref, "waiting_until": until})
+        # The contact may have arrived between our look-up and the release; its upsert then
+        # missed this job (it was not pending), so look again.
+        if await self.contact(ref) is not None:
+            await self._db[JOBS].update_one(
+                {"_id": job["_id"], "status": JobStatus.PENDING, "waiting_for": ref},
+                {"$set": {"waiting_for": None, "waiting_until": None}},
+            )
+
+    async def retry_later(self, job: Document, attempts: int, error: str, at: datetime) -> None:
+        await self._release(job, {"attempts": attempts, "last_error": error, "next_attempt_at": at})
+
+    async def _release(self, job: Document, fields: dict[str, Any]) -> None:
+        await self._db[JOBS].update_one(
+            {"_id": job["_id"], "lease_token": job["lease_token"]},
+            {"$set": {**fields, "status": JobStatus.PENDING, "lease_until": None}},
+        )
+
+    async def record_outcome(
+        self, job: Document, status: JobStatus, attempts: int, error: str | None, now: datetime
+    ) -> bool:
+        """Mark the job sent or failed and stage its notification event, in one transaction.
+        False if the lease was lost (another dispatcher took the job over)."""
+        event_type = NotificationType.SENT if status is JobStatus.SENT else NotificationType.FAILED
+        data = NotificationEventData(
+            notification_id=job["_id"],
+            match_id=job["match_id"],
+            recipient_ref=job["recipient_ref"],
+            template=job["template"],
+            attempt=attempts,
+            error=error,
+        )
+        event = CloudEvent.new(
+            id=stable_id(job["_id"], event_type),
+            type=event_type,
+            source=SERVICE,
+            subject=job["_id"],
+            data=data.model_dump(mode="json"),
+            time=now,
+        )
+        changes: dict[str, Any] = {
+            "status": status,
+            "attempts": attempts,
+            "last_error": error,
+            "lease_until": None,
+            "updated_at": now,
+        }
+        if status is JobStatus.SENT:
+            changes["sent_at"] = now
+
+        async def work(session: Session) -> bool:
+            result = await self._db[JOBS].update_one(
+                {"_id": job["_id"], "status": JobStatus.SENDING, "lease_token": job["lease_token"]},
+                {"$set": changes},
+                session=session,
+            )
+            if result.matched_count == 0:
+                return False
+            message = OutgoingMessage(topics.NOTIFICATIONS, job["match_id"], event)
+            await add_to_outbox(self._db, session, [message])
+            return True
+
+        return await in_transaction(self._client, work)
+
+    async def unfinished(self) -> int:
+        """Jobs not yet sent or failed (waiting for a contact, due, or being sent)."""
+        return await self._db[JOBS].count_documents(
+            {"status": {"$in": [JobStatus.PENDING, JobStatus.SENDING]}}
+        )
+
+    async def job(self, job_id: str) -> Document | None:
+        return await self._db[JOBS].find_one({"_id": job_id})

@@ -1,0 +1,29 @@
+"""Notifier configuration: the shared variables plus SMTP and the retry policy."""
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from concilia.platform.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """SMTP_HOST, SMTP_PORT, MAIL_FROM (contract) and the dispatcher's tuning knobs."""
+
+    service_name: ClassVar[str] = "notifier"
+    default_port: ClassVar[int] = 8004
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "Concilia Isola <noreply@concilia.example>"
+    # Retry policy for SMTP failures: attempt n waits base * 2**(n-1), capped.
+    mail_max_attempts: int = Field(default=5, ge=1)
+    mail_backoff_seconds: float = Field(default=30.0, gt=0)
+    mail_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # A claimed job whose dispatcher died is claimable again after the lease.
+    mail_lease_seconds: float = Field(default=120.0, gt=0)
+    dispatch_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long a requester mail waits for the provider's contact (to name the provider)
+    # before it goes out naming only the provider's organisation.
+    mention_grace_seconds: float = Field(default=300.0, ge=0)

@@ -1,0 +1,85 @@
+"""The offers service's composition root: Mongo, outbox relay, Kafka consumer, expiry."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from concilia.contract import topics
+from concilia.platform.consumer import subscribe
+from concilia.platform.http import create_service_app, principal_dependency
+from concilia.platform.kafka import make_broker
+from concilia.platform.mongo import Database, connect, ping
+from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
+from concilia.platform.record_api import install_record_handlers
+from concilia.platform.records import RecordStore
+from services.offers.expiry import run_expiry
+from services.offers.routes import offers_router
+from services.offers.settings import Settings
+from services.offers.store import COLLECTION, OfferStore
+from services.offers.subscribers import match_handler
+
+SERVICE = "offers"
+GROUP_ID = "concilia-offers"
+RelayFactory = Callable[[Database], OutboxRelay]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    relay: RelayFactory | None = None,
+    broker: KafkaBroker | None = None,
+) -> FastAPI:
+    """The offers API; `relay` and `broker` replace the defaults (tests point them elsewhere)."""
+    secret = settings.require_secret()
+    client = connect(settings.mongodb_url)
+    db = client[settings.database]
+    outbox_relay = (relay or _default_relay(settings))(db)
+    store = OfferStore(RecordStore(client, db, COLLECTION, outbox_relay, ("provider_ref",)))
+    kafka = broker or make_broker(settings.kafka_bootstrap_servers, SERVICE)
+    subscribe(
+        kafka, topics.MATCHES, group_id=GROUP_ID, service=SERVICE, handle=match_handler(store)
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.records.ensure_indexes()
+        await ensure_outbox_indexes(db)
+        await outbox_relay.start()
+        await kafka.start()
+        expiry = asyncio.create_task(
+            run_expiry(store, settings.offer_expiry_interval_seconds), name="offers-expiry"
+        )
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
+            await kafka.stop()
+            await outbox_relay.stop()
+            await client.close()
+
+    async def kafka_ready() -> None:
+        if not await kafka.ping(timeout=2):
+            raise ConnectionError("Kafka broker unreachable")
+
+    app = create_service_app(
+        service=SERVICE,
+        title="Concilia offers",
+        description="Providers publish welfare offers; offer events go to welfare.offers.v1.",
+        lifespan=lifespan,
+        readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_ready)],
+    )
+    install_record_handlers(app)
+    app.include_router(offers_router(store, principal_dependency(secret)))
+    app.state.store = store
+    return app
+
+
+def _default_relay(settings: Settings) -> RelayFactory:
+    return lambda db: OutboxRelay(
+        db, settings.kafka_bootstrap_servers, SERVICE, poll_seconds=settings.outbox_poll_seconds
+    )

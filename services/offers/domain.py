@@ -1,0 +1,160 @@
+"""Offer rules, free of I/O: publishing, revising (merge + revalidate), withdrawing,
+expiring, the capacity view and the events each change emits."""
+
+import secrets
+from datetime import date, datetime
+
+from pydantic import ValidationError
+
+from concilia.contract import topics
+from concilia.contract.offers import (
+    OfferCreate,
+    OfferEventData,
+    OfferPublic,
+    OfferStatus,
+    OfferType,
+    OfferUpdate,
+)
+from concilia.contract.taxonomy import area_of
+from concilia.platform.changes import (
+    Change,
+    Conflict,
+    Document,
+    InvalidChange,
+    contact_upserted,
+    record_event,
+    revised,
+)
+from concilia.platform.outbox import OutgoingMessage
+
+SOURCE = "offers"
+PAYLOAD_FIELDS = tuple(OfferCreate.model_fields)
+ON_THE_MARKET = (OfferStatus.OPEN, OfferStatus.FULL)
+
+
+def new_offer(payload: OfferCreate, organization_id: str, now: datetime) -> Change:
+    """A freshly published offer (version 1, open) with its own pseudonymous provider_ref."""
+    offer: Document = {
+        "_id": "off_" + secrets.token_hex(8),
+        "organization_id": organization_id,
+        "provider_ref": "prv_" + secrets.token_hex(8),
+        "status": OfferStatus.OPEN.value,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "area": area_of(payload.service_type).value,
+        "reserved": 0,
+        "applied_matches": [],
+        **payload.model_dump(mode="json"),
+    }
+    return Change(offer, [offer_event(offer, OfferType.PUBLISHED), _contact(offer)])
+
+
+def revise(
+    offer: Document, update: OfferUpdate, expected_version: int | None, now: datetime
+) -> Change | None:
+    """Apply a PATCH: the merged offer must still be a valid OfferCreate. None if nothing
+    changes. Withdrawn or expired offers, and a stale If-Match version, are conflicts."""
+    if offer["status"] not in ON_THE_MARKET:
+        raise Conflict(f"offer {offer['_id']} is {offer['status']} and can no longer change")
+    _check_version(offer, expected_version)
+    current = payload_of(offer)
+    try:
+        merged = OfferCreate.model_validate({**current, **update.model_dump(exclude_unset=True)})
+    except ValidationError as exc:
+        raise InvalidChange.from_validation(exc) from exc
+    payload = merged.model_dump(mode="json")
+    if payload == current:
+        return None
+    changed = revised(offer, now, **payload)
+    changed["status"] = capacity_status(changed).value
+    messages = [offer_event(changed, OfferType.UPDATED)]
+    if payload["contact"] != current["contact"]:
+        messages.append(_contact(changed))
+    return Change(changed, messages)
+
+
+def withdraw(offer: Document, now: datetime) -> Change | None:
+    """Take the offer off the market; None (nothing to do) if it already is."""
+    if offer["status"] not in ON_THE_MARKET:
+        return None
+    changed = revised(offer, now, status=OfferStatus.WITHDRAWN.value)
+    return Change(changed, [offer_event(changed, OfferType.WITHDRAWN)])
+
+
+def is_due_to_expire(offer: Document, today: date) -> bool:
+    """An open or full offer whose last valid day is before `today` (Europe/Rome)."""
+    until = offer.get("valid_until")
+    return (
+        offer["status"] in ON_THE_MARKET and until is not None and date.fromisoformat(until) < today
+    )
+
+
+def expire(offer: Document, today: date, now: datetime) -> Change | None:
+    """Mark an offer past its valid_until as expired; None if it is not due."""
+    if not is_due_to_expire(offer, today):
+        return None
+    changed = revised(offer, now, status=OfferStatus.EXPIRED.value)
+    return Change(changed, [offer_event(changed, OfferType.EXPIRED)])
+
+
+def reserve(offer: Document, match_id: str, seats: int, now: datetime) -> Change | None:
+    """Reserve `seats` for a proposed match, once per match_id. The capacity view is
+    derived state: it emits no offer event (the matcher keeps its own seat accounting)."""
+    if match_id in offer["applied_matches"]:
+        return None
+    changed = revised(
+        offer,
+        now,
+        reserved=offer["reserved"] + seats,
+        applied_matches=[*offer["applied_matches"], match_id],
+    )
+    changed["status"] = capacity_status(changed).value
+    return Change(changed)
+
+
+def remaining_capacity(offer: Document) -> int:
+    """Seats still free: capacity minus reserved seats, never below zero."""
+    return max(int(offer["capacity"]) - int(offer["reserved"]), 0)
+
+
+def capacity_status(offer: Document) -> OfferStatus:
+    """Open and full follow the remaining capacity; other statuses stay as they are."""
+    status = OfferStatus(offer["status"])
+    if status not in ON_THE_MARKET:
+        return status
+    return OfferStatus.FULL if remaining_capacity(offer) == 0 else OfferStatus.OPEN
+
+
+def payload_of(offer: Document) -> Document:
+    """The provider-given fields of a stored offer (what OfferCreate validates)."""
+    return {name: offer[name] for name in PAYLOAD_FIELDS}
+
+
+def public(offer: Document) -> OfferPublic:
+    return OfferPublic.model_validate(
+        {**offer, "id": offer["_id"], "remaining_capacity": remaining_capacity(offer)}
+    )
+
+
+def event_data(offer: Document) -> OfferEventData:
+    """The public event payload: everything but the contact, plus the provider_ref."""
+    fields = {k: v for k, v in offer.items() if k != "contact"}
+    return OfferEventData.model_validate({**fields, "id": offer["_id"]})
+
+
+def offer_event(offer: Document, type_: str) -> OutgoingMessage:
+    return record_event(
+        topic=topics.OFFERS, source=SOURCE, type_=type_, document=offer, data=event_data(offer)
+    )
+
+
+def _contact(offer: Document) -> OutgoingMessage:
+    return contact_upserted(SOURCE, offer["provider_ref"], offer["contact"], offer["version"])
+
+
+def _check_version(offer: Document, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != offer["version"]:
+        raise Conflict(
+            f"If-Match names version {expected_version}, the offer is at version {offer['version']}"
+        )

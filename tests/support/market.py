@@ -1,0 +1,116 @@
+"""Domain-level factories for the matcher: offer and demand event payloads, value objects
+and CloudEvents, built on the HTTP factories with real Isola places."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from concilia.contract.demands import DemandEventData, DemandType
+from concilia.contract.envelope import CloudEvent, stable_id
+from concilia.contract.offers import OfferEventData, OfferType
+from concilia.contract.taxonomy import area_of
+from services.matcher.domain.events import DemandChanged, OfferChanged
+from services.matcher.domain.model import Demand, Offer
+from tests.support.factories import a_demand, an_offer
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    """A moment `minutes` after T0 (events carry their own time; the domain has no clock)."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def offer_data(
+    offer_id: str = "offer-1", *, version: int = 1, status: str = "open", **fields: Any
+) -> OfferEventData:
+    """The offer.* payload of `an_offer(**fields)`: no contact, a provider_ref instead."""
+    body = an_offer(**fields)
+    body.pop("contact")
+    return OfferEventData.model_validate(
+        {
+            **body,
+            "id": offer_id,
+            "organization_id": "org-cooperativa",
+            "provider_ref": f"provider-{offer_id}",
+            "status": status,
+            "version": version,
+            "area": str(area_of(body["service_type"])),
+            "created_at": T0,
+        }
+    )
+
+
+def demand_data(
+    demand_id: str = "demand-1", *, version: int = 1, status: str = "open", **fields: Any
+) -> DemandEventData:
+    """The demand.* payload of `a_demand(**fields)`: location rounded, no requester."""
+    body = a_demand(**fields)
+    body.pop("requester")
+    location = body.pop("location")
+    return DemandEventData.model_validate(
+        {
+            **body,
+            "location": {"lat": round(location["lat"], 3), "lon": round(location["lon"], 3)},
+            "id": demand_id,
+            "organization_id": "org-azienda",
+            "requester_ref": f"requester-{demand_id}",
+            "status": status,
+            "version": version,
+            "area": str(area_of(body["service_type"])),
+            "created_at": T0,
+        }
+    )
+
+
+def an_offer_of(offer_id: str = "offer-1", **fields: Any) -> Offer:
+    return Offer.from_event(offer_data(offer_id, **fields))
+
+
+def a_demand_for(demand_id: str = "demand-1", **fields: Any) -> Demand:
+    return Demand.from_event(demand_data(demand_id, **fields))
+
+
+def published(offer_id: str = "offer-1", **fields: Any) -> OfferChanged:
+    return OfferChanged(an_offer_of(offer_id, **fields), closing=False)
+
+
+def withdrawn(offer_id: str = "offer-1", **fields: Any) -> OfferChanged:
+    return OfferChanged(an_offer_of(offer_id, status="withdrawn", **fields), closing=True)
+
+
+def submitted(demand_id: str = "demand-1", **fields: Any) -> DemandChanged:
+    return DemandChanged(a_demand_for(demand_id, **fields), closing=False)
+
+
+def demand_withdrawn(demand_id: str = "demand-1", **fields: Any) -> DemandChanged:
+    return DemandChanged(a_demand_for(demand_id, status="withdrawn", **fields), closing=True)
+
+
+def offer_event(
+    offer_id: str = "offer-1", type_: str = OfferType.PUBLISHED, **fields: Any
+) -> CloudEvent:
+    """An offer CloudEvent as the offers service publishes it (stable id per version)."""
+    data = offer_data(offer_id, **fields)
+    return CloudEvent.new(
+        id=stable_id(type_, offer_id, data.version),
+        type=type_,
+        source="offers",
+        subject=offer_id,
+        time=T0,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def demand_event(
+    demand_id: str = "demand-1", type_: str = DemandType.SUBMITTED, **fields: Any
+) -> CloudEvent:
+    """A demand CloudEvent as the demands service publishes it (stable id per version)."""
+    data = demand_data(demand_id, **fields)
+    return CloudEvent.new(
+        id=stable_id(type_, demand_id, data.version),
+        type=type_,
+        source="demands",
+        subject=demand_id,
+        time=at(1),
+        data=data.model_dump(mode="json"),
+    )

@@ -1,0 +1,172 @@
+"""docker-compose.yml and deploy/ checked statically (Docker cannot run here)."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"offers": 8001, "demands": 8002, "matcher": 8003, "notifier": 8004}
+CONTRACT_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "MONGODB_URL",
+    "HTTP_PORT",
+    "AUTH_JWT_SECRET",
+    "PUBLIC_BASE_URL",
+}
+NOTIFIER_ENV = {"SMTP_HOST", "SMTP_PORT", "MAIL_FROM"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = compose["services"][name]
+    return found
+
+
+class TestServices:
+    @pytest.mark.parametrize("name", SERVICES)
+    def test_every_service_sets_every_contract_variable(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        """Each service gets every contract env var (the notifier its SMTP ones too)."""
+        env = service(compose, name)["environment"]
+        wanted = CONTRACT_ENV | (NOTIFIER_ENV if name == "notifier" else set())
+        assert wanted <= set(env)
+        assert "replicaSet=rs0" in env["MONGODB_URL"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+    @pytest.mark.parametrize("name", SERVICES)
+    def test_the_jwt_secret_has_no_placeholder_default(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        """AUTH_JWT_SECRET must come from the environment: compose refuses to start without."""
+        assert service(compose, name)["environment"]["AUTH_JWT_SECRET"] == (
+            "${AUTH_JWT_SECRET:?set AUTH_JWT_SECRET}"
+        )
+
+    @pytest.mark.parametrize(("name", "port"), SERVICES.items())
+    def test_ports_are_the_ones_of_the_design(
+        self, compose: dict[str, Any], name: str, port: int
+    ) -> None:
+        """HTTP_PORT, the published port and the healthcheck follow DESIGN §1."""
+        spec = service(compose, name)
+        assert spec["environment"]["HTTP_PORT"] == str(port)
+        assert spec["ports"] == [f"{port}:{port}"]
+        assert spec["environment"]["HTTP_HOST"] == "0.0.0.0"
+
+    @pytest.mark.parametrize("name", SERVICES)
+    def test_each_service_is_health_checked_on_readyz(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        """A service counts as healthy only when its /readyz answers."""
+        assert "/readyz" in " ".join(service(compose, name)["healthcheck"]["test"])
+
+    @pytest.mark.parametrize("name", SERVICES)
+    def test_services_wait_for_healthy_infrastructure_and_topics(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        """depends_on: Kafka and MongoDB healthy, the topic job completed."""
+        depends = service(compose, name)["depends_on"]
+        assert depends["kafka"]["condition"] == "service_healthy"
+        assert depends["mongodb"]["condition"] == "service_healthy"
+        assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
+
+    @pytest.mark.parametrize("name", SERVICES)
+    def test_each_service_runs_its_own_module_from_the_dockerfile_image(
+        self, compose: dict[str, Any], name: str
+    ) -> None:
+        """`python -m services.<name>` on the image built from deploy/Dockerfile."""
+        spec = service(compose, name)
+        assert spec["command"] == ["python", "-m", f"services.{name}"]
+        assert spec["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert (ROOT / "services" / name / "__main__.py").is_file()
+
+    def test_the_notifier_sends_to_mailpit(self, compose: dict[str, Any]) -> None:
+        """The notifier's SMTP server is the Mailpit catcher, which it waits for."""
+        notifier = service(compose, "notifier")
+        assert notifier["environment"]["SMTP_HOST"] == "mailpit"
+        assert notifier["depends_on"]["mailpit"]["condition"] == "service_healthy"
+        assert "mailpit" in compose["services"]
+
+
+class TestInfrastructure:
+    def test_kafka_runs_in_kraft_mode_without_auto_created_topics(
+        self, compose: dict[str, Any]
+    ) -> None:
+        """Apache Kafka, single node, broker+controller, topics only from the init job."""
+        kafka = service(compose, "kafka")
+        assert kafka["image"].startswith("apache/kafka")
+        assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert "healthcheck" in kafka
+
+    def test_the_topic_job_creates_every_topic_with_one_partition_count(
+        self, compose: dict[str, Any]
+    ) -> None:
+        """Every contract topic is created; contacts compacted; one $PARTITIONS for all."""
+        script = " ".join(service(compose, "kafka-topics")["command"])
+        for topic in ("offers", "demands", "matches", "contacts", "notifications"):
+            assert f"welfare.{topic}.v1" in script
+        assert "cleanup.policy=compact" in script
+        assert len(set(re.findall(r"--partitions \"\$\$(\w+)\"", script))) == 1
+
+    def test_mongodb_is_a_replica_set_initiated_by_its_healthcheck(
+        self, compose: dict[str, Any]
+    ) -> None:
+        """mongod --replSet rs0, and the healthcheck runs rs.initiate when needed."""
+        mongodb = service(compose, "mongodb")
+        assert "--replSet" in mongodb["command"]
+        assert "rs0" in mongodb["command"]
+        assert "rs.initiate" in " ".join(mongodb["healthcheck"]["test"])
+
+
+class TestObservability:
+    def test_prometheus_scrapes_the_four_services(self) -> None:
+        """deploy/prometheus.yml targets every service's /metrics on its port."""
+        config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+        targets = {
+            target
+            for job in config["scrape_configs"]
+            for group in job["static_configs"]
+            for target in group["targets"]
+        }
+        assert targets == {f"{name}:{port}" for name, port in SERVICES.items()}
+
+    def test_grafana_is_provisioned_with_the_dashboard(self, compose: dict[str, Any]) -> None:
+        """Grafana mounts the provisioning folder and the dashboard covers the key panels."""
+        volumes = " ".join(service(compose, "grafana")["volumes"])
+        assert "./deploy/grafana/provisioning" in volumes
+        dashboard = json.loads((ROOT / "deploy/grafana/dashboards/concilia.json").read_text())
+        exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+        for metric in (
+            "concilia_waiting_demands",
+            "concilia_open_offers",
+            "concilia_time_to_match_seconds_bucket",
+            "concilia_matches_total",
+            "concilia_matches_not_found_total",
+            "concilia_emails_total",
+            "concilia_events_consumed_total",
+            "concilia_outbox_pending",
+            'up{job="concilia"}',
+        ):
+            assert metric in exprs
+
+    def test_the_dockerfile_copies_paths_that_exist(self) -> None:
+        """Every COPY source in deploy/Dockerfile exists in the repository."""
+        dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+        sources = [
+            source
+            for line in dockerfile.splitlines()
+            if line.startswith("COPY ")
+            for source in line.split()[1:-1]
+        ]
+        assert sources
+        assert all((ROOT / source).exists() for source in sources), sources

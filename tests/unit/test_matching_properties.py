@@ -1,0 +1,185 @@
+"""Properties of the market under random event sequences (Hypothesis)."""
+
+from collections import Counter
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.matcher.domain.decisions import Decision, Proposal
+from services.matcher.domain.events import MarketEvent
+from services.matcher.domain.index import GridIndex
+from services.matcher.domain.market import Market
+from services.matcher.domain.model import Demand, Offer
+from tests.support.market import at, published, submitted, withdrawn
+from tests.support.places import Place
+
+
+class ScanIndex:
+    """The brute-force reference: every offer is a candidate for every demand."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+
+    def add(self, offer: Offer) -> None:
+        self._ids.add(offer.id)
+
+    def remove(self, offer_id: str) -> None:
+        self._ids.discard(offer_id)
+
+    def near(self, demand: Demand) -> set[str]:
+        return set(self._ids)
+
+
+# Around Isola, spanning a few ~1 km grid cells, plus a few far-away points.
+latitudes = st.one_of(st.floats(45.47, 45.51), st.sampled_from([45.0, 46.2]))
+longitudes = st.one_of(st.floats(9.17, 9.22), st.sampled_from([8.5, 9.9]))
+places = st.builds(
+    lambda lat, lon: Place("Via di prova 1, Milano", lat, lon), latitudes, longitudes
+)
+languages = st.lists(st.sampled_from(["it", "en", "fr"]), max_size=2, unique=True)
+offer_ids = st.sampled_from([f"offer-{n}" for n in range(20)])
+demand_ids = st.sampled_from([f"demand-{n}" for n in range(12)])
+
+
+@st.composite
+def offer_fields(draw: st.DrawFn) -> dict[str, Any]:
+    remote = draw(st.booleans())
+    return {
+        "near": None if remote and draw(st.booleans()) else draw(places),
+        "remote": remote,
+        "radius_km": draw(st.one_of(st.none(), st.floats(0.1, 8))),
+        "capacity": draw(st.integers(1, 3)),
+        "price_eur": draw(st.sampled_from([0, 60, 120, 180, 400])),
+        "languages": draw(languages),
+        "max_age": draw(st.sampled_from([None, 11, 99])),
+    }
+
+
+@st.composite
+def demand_fields(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "near": draw(places),
+        "max_distance_km": draw(st.one_of(st.floats(0.05, 3), st.just(1000.0))),
+        "accepts_remote": draw(st.booleans()),
+        "seats": draw(st.integers(1, 2)),
+        "max_price_eur": draw(st.sampled_from([None, 100, 200])),
+        "languages": draw(languages),
+        "beneficiary_age": draw(st.sampled_from([None, 8, 30])),
+    }
+
+
+@st.composite
+def event_sequences(draw: st.DrawFn, *, with_changes: bool = True) -> list[MarketEvent]:
+    versions: Counter[str] = Counter()
+    events: list[MarketEvent] = []
+    kinds = ["offer", "demand", "withdraw"] if with_changes else ["offer", "demand"]
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.sampled_from(kinds))
+        if kind == "demand":
+            demand_id = draw(demand_ids)
+            versions[demand_id] += 1
+            events.append(
+                submitted(demand_id, version=versions[demand_id], **draw(demand_fields()))
+            )
+            continue
+        offer_id = draw(offer_ids)
+        if not with_changes and versions[offer_id]:
+            continue
+        versions[offer_id] += 1
+        make = withdrawn if kind == "withdraw" else published
+        events.append(make(offer_id, version=versions[offer_id], **draw(offer_fields())))
+    return events
+
+
+def decide(events: list[MarketEvent], market: Market) -> list[Decision]:
+    decisions: list[Decision] = []
+    for minute, event in enumerate(events):
+        decisions += market.apply(event, at(minute)).decisions
+    return decisions
+
+
+PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class TestMarketProperties:
+    @PROPERTY
+    @given(event_sequences())
+    def test_the_indexed_market_decides_exactly_like_a_full_scan(
+        self, events: list[MarketEvent]
+    ) -> None:
+        """The grid index never changes a decision: same matches, reasons and scores."""
+        grid_only = lambda: GridIndex(cells_before_scan=10_000)  # noqa: E731
+        indexed = decide(events, Market("after_school", index=grid_only))
+        brute = decide(events, Market("after_school", index=ScanIndex))
+        assert indexed == brute
+        assert [d.reasons for d in indexed] == [d.reasons for d in brute]
+
+    @PROPERTY
+    @given(event_sequences(with_changes=False))
+    def test_an_offer_is_never_overbooked(self, events: list[MarketEvent]) -> None:
+        """Reserved seats never exceed capacity and equal the seats of the proposals."""
+        market = Market("after_school")
+        decisions = decide(events, market)
+        proposed: Counter[str] = Counter()
+        for d in decisions:
+            if isinstance(d, Proposal):
+                proposed[d.offer.id] += d.demand.seats
+        for offer_id, record in market.offers.items():
+            assert record.reserved <= record.offer.capacity
+            assert record.reserved == proposed[offer_id]
+
+    @PROPERTY
+    @given(event_sequences())
+    def test_scores_stay_between_zero_and_one(self, events: list[MarketEvent]) -> None:
+        """Every proposal's score is in [0, 1]."""
+        for d in decide(events, Market("after_school")):
+            if isinstance(d, Proposal):
+                assert 0 <= d.score <= 1
+
+    @PROPERTY
+    @given(event_sequences())
+    def test_every_submitted_version_gets_at_most_one_answer(
+        self, events: list[MarketEvent]
+    ) -> None:
+        """A demand version is proposed or not_found at most once, and proposed at most once."""
+        decisions = decide(events, Market("after_school"))
+        ids = [d.match_id for d in decisions]
+        assert len(ids) == len(set(ids))
+        matched = [d.demand.id for d in decisions if isinstance(d, Proposal)]
+        assert len(matched) == len(set(matched))
+
+
+class TestGridIndex:
+    @PROPERTY
+    @given(st.lists(offer_fields(), min_size=1, max_size=40), demand_fields())
+    def test_the_grid_finds_every_offer_within_reach(
+        self, offers: list[dict[str, Any]], demand: dict[str, Any]
+    ) -> None:
+        """Every offer within the demand's max distance (or remote, if accepted) is found."""
+        from services.matcher.domain import rules
+        from tests.support.market import a_demand_for, an_offer_of
+
+        index = GridIndex(cells_before_scan=10_000)
+        built = [an_offer_of(f"offer-{n}", **fields) for n, fields in enumerate(offers)]
+        for offer in built:
+            index.add(offer)
+        wanted = a_demand_for(**demand)
+        reachable = {
+            o.id
+            for o in built
+            if rules.served_remotely(o, wanted)
+            or ((km := rules.distance_km(o, wanted)) is not None and km <= wanted.max_distance_km)
+        }
+        assert reachable <= index.near(wanted)
+
+    def test_the_grid_leaves_out_offers_far_beyond_the_demands_reach(self) -> None:
+        """A 1 km search from Via Borsieri does not look at an offer in Bicocca."""
+        from tests.support.market import a_demand_for, an_offer_of
+        from tests.support.places import BICOCCA, PIAZZALE_ARCHINTO, VIA_BORSIERI
+
+        index = GridIndex()
+        for n in range(30):  # enough offers that looking at cells is cheaper than a scan
+            index.add(an_offer_of(f"far-{n}", near=BICOCCA))
+        index.add(an_offer_of("near", near=PIAZZALE_ARCHINTO))
+        assert index.near(a_demand_for(near=VIA_BORSIERI, max_distance_km=1)) == {"near"}
