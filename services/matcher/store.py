@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from concilia.contract.demands import DemandEventData
+from concilia.contract.matches import NotFoundReason
 from concilia.contract.offers import OfferEventData
 from concilia.platform.mongo import Database, Document, Session
 from services.matcher.domain.decisions import Outcome
@@ -68,6 +69,8 @@ def _demand_doc(record: DemandRecord) -> Document:
         "submitted_at": record.submitted_at,
         "match_id": record.match_id,
         "offer_id": record.offer_id,
+        "waiting_reason": record.waiting_reason,
+        "not_found_answers": record.not_found_answers,
         "data": record.demand.event.model_dump(mode="json"),
     }
 
@@ -81,4 +84,6 @@ def _demand_record(doc: dict[str, Any]) -> DemandRecord:
         submitted_at=submitted_at,
         match_id=doc["match_id"],
         offer_id=doc["offer_id"],
+        waiting_reason=NotFoundReason(doc["waiting_reason"]) if doc.get("waiting_reason") else None,
+        not_found_answers=doc.get("not_found_answers", 0),
     )

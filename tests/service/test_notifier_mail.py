@@ -207,8 +207,13 @@ class TestBothPartiesAreMailed:
         await eventually(
             lambda: mails_arrived(mail_dir, *parties.addresses()), timeout=60, what="both mails"
         )
-        statuses = [j["status"] async for j in jobs.find({"match_id": parties.match_id})]
-        assert statuses == ["sent", "sent"]
+
+        async def both_sent() -> bool:
+            statuses = [j["status"] async for j in jobs.find({"match_id": parties.match_id})]
+            return statuses == ["sent", "sent"]
+
+        # The mail lands in the sink a moment before the job is marked sent.
+        await eventually(both_sent, timeout=30, what="both jobs marked sent")
 
 
 class TestContacts:

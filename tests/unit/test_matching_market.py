@@ -64,12 +64,14 @@ class TestReservations:
 
 class TestWaitingDemands:
     def test_a_new_offer_serves_waiting_demands_oldest_first(self) -> None:
-        """Three waiting demands, an offer with two seats: the two oldest get it."""
+        """Three waiting demands, an offer with two seats: the two oldest get it, and the
+        third is told it now waits because the offer is full."""
         waiting = [submitted(f"demand-{n}") for n in (3, 1, 2)]
         decisions = run([*waiting, published(capacity=2)])
         assert summary(decisions)[3:] == [
             ("demand-3", "proposed", "offer-1"),
             ("demand-1", "proposed", "offer-1"),
+            ("demand-2", "not_found", "full"),
         ]
 
     def test_a_capacity_increase_serves_a_waiting_demand(self) -> None:
@@ -89,7 +91,22 @@ class TestWaitingDemands:
         market = Market("after_school")
         run([published("offer-near", capacity=1), submitted("a"), submitted("b")], market)
         decisions = run([published("offer-far", near=SAN_SIRO), published("offer-2")], market)
-        assert summary(decisions) == [("b", "proposed", "offer-2")]
+        assert summary(decisions)[-1] == ("b", "proposed", "offer-2")
+
+    def test_a_waiting_reason_is_refreshed_when_the_first_offer_arrives(self) -> None:
+        """A demand seen before any offer waits as no_provider; once a far offer of its kind
+        arrives it is answered again as too_far (the topics are not ordered together)."""
+        decisions = run([submitted("a", near=SAN_SIRO), published()])
+        assert summary(decisions) == [
+            ("a", "not_found", "no_provider"),
+            ("a", "not_found", "too_far"),
+        ]
+        assert decisions[0].match_id != decisions[1].match_id
+
+    def test_an_unchanged_waiting_reason_is_not_repeated(self) -> None:
+        """Another far offer leaves the reason as it was: nothing new is said."""
+        decisions = run([published(), submitted("a", near=SAN_SIRO), published("offer-2")])
+        assert summary(decisions) == [("a", "not_found", "too_far")]
 
     def test_a_withdrawn_waiting_demand_is_not_served(self) -> None:
         """A demand withdrawn while waiting leaves the waiting list."""
@@ -141,9 +158,10 @@ class TestDeterminism:
         assert [d.match_id for d in first] == [d.match_id for d in second]
 
     def test_match_ids_follow_the_documented_formula(self) -> None:
-        """match_id = stable_id("match", demand, offer, version); not_found likewise."""
+        """match_id = stable_id("match", demand, offer, version); a not_found answer is
+        stable_id("not_found", demand, version, n) for the demand's n-th such answer."""
         [found] = run([published(), submitted("a", version=3)])[-1:]
         [missing] = run([submitted("b", version=2)])
         assert isinstance(missing, NotFound)
         assert found.match_id == stable_id("match", "a", "offer-1", 3)
-        assert missing.match_id == stable_id("not_found", "b", 2)
+        assert missing.match_id == stable_id("not_found", "b", 2, 1)

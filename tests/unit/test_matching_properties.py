@@ -6,7 +6,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.matcher.domain.decisions import Decision, Proposal
+from services.matcher.domain.decisions import Decision, NotFound, Proposal
 from services.matcher.domain.events import MarketEvent
 from services.matcher.domain.index import GridIndex
 from services.matcher.domain.market import Market
@@ -142,12 +142,19 @@ class TestMarketProperties:
     def test_every_submitted_version_gets_at_most_one_answer(
         self, events: list[MarketEvent]
     ) -> None:
-        """A demand version is proposed or not_found at most once, and proposed at most once."""
+        """Every answer has its own id, a demand is proposed at most once, and a demand is
+        told it waits again only when the reason changed or it has a new version."""
         decisions = decide(events, Market("after_school"))
         ids = [d.match_id for d in decisions]
         assert len(ids) == len(set(ids))
         matched = [d.demand.id for d in decisions if isinstance(d, Proposal)]
         assert len(matched) == len(set(matched))
+        last: dict[str, tuple[int, str]] = {}
+        for d in decisions:
+            if isinstance(d, NotFound):
+                said = (d.demand.version, str(d.reason))
+                assert last.get(d.demand.id) != said
+                last[d.demand.id] = said
 
 
 class TestGridIndex:

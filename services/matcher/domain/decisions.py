@@ -13,8 +13,9 @@ def proposal_id(demand: Demand, offer: Offer) -> str:
     return stable_id("match", demand.id, offer.id, demand.version)
 
 
-def not_found_id(demand: Demand) -> str:
-    return stable_id("not_found", demand.id, demand.version)
+def not_found_id(demand: Demand, answer: int) -> str:
+    """The `answer`-th not_found about this demand (a refreshed reason is a new answer)."""
+    return stable_id("not_found", demand.id, demand.version, answer)
 
 
 @dataclass(frozen=True)

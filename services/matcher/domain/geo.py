@@ -30,7 +30,7 @@ def search_box(lat: float, lon: float, km: float) -> tuple[Cell, Cell] | None:
     a ≥ cos φ1 cos φ2 sin²(Δλ/2) gives sin(Δλ/2) ≤ sin(d/2R) / min cos φ. A small margin
     absorbs floating-point error, so the grid never misses an offer the brute force finds."""
     margin = 1 + 1e-6
-    dlat = math.degrees(km / EARTH_RADIUS_KM) * margin * 0.1
+    dlat = math.degrees(km / EARTH_RADIUS_KM) * margin + 1e-9
     if abs(lat) + dlat >= 90:
         return None
     ratio = math.sin(km / (2 * EARTH_RADIUS_KM)) / math.cos(math.radians(abs(lat) + dlat))

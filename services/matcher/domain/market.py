@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from concilia.contract.matches import NotFoundReason
 from concilia.contract.offers import OfferStatus
@@ -50,6 +51,8 @@ class DemandRecord:
     submitted_at: datetime
     match_id: str | None = None
     offer_id: str | None = None
+    waiting_reason: NotFoundReason | None = None  # the last not_found reason sent
+    not_found_answers: int = 0  # how many not_found answers it got: part of their ids
 
 
 class Market:
@@ -101,7 +104,22 @@ class Market:
         outcome.offers.add(offer.id)
         if active and offer.open:
             self._serve_waiting(offer, at, outcome)
+        self._refresh_waiting_reasons(at, outcome)
         return outcome
+
+    def _refresh_waiting_reasons(self, at: datetime, outcome: Outcome) -> None:
+        """After an offer changes, a demand still waiting may be waiting for another reason
+        (say `no_provider` became `too_far` when the first offer of its kind arrived, which
+        can happen after the demand since the two topics are not ordered with each other).
+        Answer again, oldest first, but only where the reason changed."""
+        waiting = sorted(
+            (r for r in self.demands.values() if r.state == DemandState.WAITING),
+            key=lambda r: r.seq,
+        )
+        for record in waiting:
+            if self._why_not(record.demand)[0] != record.waiting_reason:
+                outcome.decisions.append(self._not_found(record, at))
+                outcome.demands.add(record.demand.id)
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
@@ -140,7 +158,7 @@ class Market:
         if best is not None:
             outcome.decisions.append(self._reserve(known, best, at, outcome))
         else:
-            outcome.decisions.append(self._not_found(demand, at))
+            outcome.decisions.append(self._not_found(known, at))
         return outcome
 
     def _best(self, demand: Demand) -> OfferRecord | None:
@@ -174,22 +192,30 @@ class Market:
             submitted_at=record.submitted_at,
         )
 
-    def _not_found(self, demand: Demand, at: datetime) -> NotFound:
-        """Why nothing fits: every rule each live offer of this type fails, counted."""
+    def _why_not(self, demand: Demand) -> tuple[NotFoundReason, dict[str, Any]]:
+        """Why nothing fits: every rule each live offer of this type fails, counted; the
+        reason is the one that ruled out the most (ties in the documented order)."""
         candidates = [r for r in self.offers.values() if r.active]
         excluded: dict[NotFoundReason, int] = {}
         for record in candidates:
             for reason in rules.exclusions(record.offer, record.remaining, demand):
                 excluded[reason] = excluded.get(reason, 0) + 1
         reason = rules.main_reason(excluded)
+        return reason, {
+            "reason": str(reason),
+            "candidates": len(candidates),
+            "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
+        }
+
+    def _not_found(self, record: DemandRecord, at: datetime) -> NotFound:
+        """Answer that the demand waits, and remember why."""
+        reason, reasons = self._why_not(record.demand)
+        record.waiting_reason = reason
+        record.not_found_answers += 1
         return NotFound(
-            match_id=not_found_id(demand),
-            demand=demand,
+            match_id=not_found_id(record.demand, record.not_found_answers),
+            demand=record.demand,
             reason=reason,
-            reasons={
-                "reason": str(reason),
-                "candidates": len(candidates),
-                "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
-            },
+            reasons=reasons,
             time=at,
         )
