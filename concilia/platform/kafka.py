@@ -1,7 +1,9 @@
 """Kafka plumbing: the FastStream broker every service uses, and topic creation."""
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -57,3 +59,49 @@ async def _check_co_partitioning(admin: AIOKafkaAdminClient) -> None:
         raise RuntimeError(
             f"offers, demands and matches must share one partition count, found {counts}"
         )
+
+
+@contextlib.asynccontextmanager
+async def broker_running(
+    broker: KafkaBroker,
+    service: str,
+    *,
+    before: Callable[[], Awaitable[object]] | None = None,
+    max_delay: float = 10.0,
+) -> AsyncIterator[None]:
+    """Start `broker` for the duration of the block. If Kafka is unreachable at start-up the
+    service still comes up (the HTTP API keeps taking writes into the outbox, /readyz says
+    not ready) and the start is retried with backoff in the background until it succeeds."""
+
+    async def attempt() -> bool:
+        try:
+            if before is not None:
+                await before()
+            await broker.start()
+        except Exception as exc:
+            log.warning(
+                "kafka unreachable, will retry", extra={"service": service, "error": repr(exc)}
+            )
+            with contextlib.suppress(Exception):
+                await broker.stop()
+            return False
+        return True
+
+    async def keep_trying() -> None:
+        delay = 0.5
+        while not await attempt():
+            await asyncio.sleep(delay)  # retry backoff, not synchronisation
+            delay = min(delay * 2, max_delay)
+        log.info("kafka reachable, consumers started", extra={"service": service})
+
+    retry: asyncio.Task[None] | None = None
+    if not await attempt():
+        retry = asyncio.create_task(keep_trying(), name=f"{service}-kafka-start")
+    try:
+        yield
+    finally:
+        if retry is not None:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
+        await broker.stop()

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from concilia.contract import topics
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app
-from concilia.platform.kafka import ensure_topics, make_broker
+from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from services.matcher import store
@@ -52,13 +52,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        await ensure_topics(settings.kafka_bootstrap_servers)
         await relay.start()
-        await broker.start()
         try:
-            yield
+            async with broker_running(
+                broker, CONSUMER, before=lambda: ensure_topics(settings.kafka_bootstrap_servers)
+            ):
+                yield
         finally:
-            await broker.stop()
             await relay.stop()
             await client.close()
 

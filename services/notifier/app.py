@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from concilia.contract import topics
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app
-from concilia.platform.kafka import ensure_topics, make_broker
+from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import connect, ping
 from concilia.platform.outbox import OutboxRelay
 from services.notifier.dispatcher import Dispatcher, DispatchSettings
@@ -68,14 +68,14 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ledger.ensure_indexes()
-        await ensure_topics(settings.kafka_bootstrap_servers)
         await relay.start()
         await dispatcher.start()
-        await broker.start()
         try:
-            yield
+            async with broker_running(
+                broker, name, before=lambda: ensure_topics(settings.kafka_bootstrap_servers)
+            ):
+                yield
         finally:
-            await broker.stop()
             await dispatcher.stop()
             await relay.stop()
             await mongo.close()

@@ -10,7 +10,7 @@ from faststream.kafka import KafkaBroker
 from concilia.contract import topics
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app, principal_dependency
-from concilia.platform.kafka import make_broker
+from concilia.platform.kafka import broker_running, make_broker
 from concilia.platform.mongo import Database, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from concilia.platform.record_api import install_record_handlers
@@ -48,17 +48,16 @@ def create_app(
         await store.records.ensure_indexes()
         await ensure_outbox_indexes(db)
         await outbox_relay.start()
-        await kafka.start()
         expiry = asyncio.create_task(
             run_expiry(store, settings.offer_expiry_interval_seconds), name="offers-expiry"
         )
         try:
-            yield
+            async with broker_running(kafka, SERVICE):
+                yield
         finally:
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await expiry
-            await kafka.stop()
             await outbox_relay.stop()
             await client.close()
 

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ import pytest
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.embedded.processes import free_port
+from concilia.embedded.servers import start_kafka
+from concilia.platform.kafka import ensure_topics
 from concilia.platform.mongo import connect
 from concilia.platform.outbox import OutboxRelay
 from services.offers.app import create_app
@@ -437,6 +440,36 @@ class TestOutbox:
         finally:
             await relay.stop()
             await client.close()
+
+    async def test_the_service_starts_without_kafka_and_catches_up_when_it_comes(
+        self, mongodb: str, jwt_secret: str, database_name: str, stack_home: Path
+    ) -> None:
+        """Kafka down at start-up: the API takes writes (not ready), then publishes them."""
+        port = free_port()
+        bootstrap = f"127.0.0.1:{port}"
+        settings = settings_for(bootstrap, mongodb, jwt_secret, database_name)
+        async with (
+            serving(create_app(settings), settings.port) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            response = await http.post("/v1/offers", json=an_offer(), headers=provider("early"))
+            assert response.status_code == 201
+            assert (await http.get("/readyz")).status_code == 503
+            broker = start_kafka(port, stack_home / "logs" / f"late-kafka-{port}")
+            try:
+                await ensure_topics(bootstrap)
+                offer_id = response.json()["id"]
+                published = await eventually(
+                    lambda: offer_events(bootstrap, offer_id), timeout=60, what="the late event"
+                )
+                assert [e["type"] for e in published] == ["offer.published"]
+
+                async def ready() -> bool:
+                    return (await http.get("/readyz")).status_code == 200
+
+                await eventually(ready, timeout=60, what="readiness once Kafka is up")
+            finally:
+                broker.stop()
 
 
 class TestOperations:
