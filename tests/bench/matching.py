@@ -30,10 +30,16 @@ from services.matcher.domain.market import Market
 from services.matcher.domain.model import Demand, Offer
 from services.matcher.settings import Settings
 from tests.support.kafka import read_all
-from tests.support.market import at, demand_data, demand_event, offer_data, offer_event
+from tests.support.market import (
+    ScanIndex,
+    at,
+    demand_data,
+    demand_event,
+    offer_data,
+    offer_event,
+)
 from tests.support.places import Place
 from tests.support.services import serving, wait_ready
-from tests.unit.test_matching_properties import ScanIndex
 
 SERVICE_TYPES = ("after_school", "childcare", "sport", "elderly_care", "coworking")
 OFFERS = 200

@@ -2,120 +2,28 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
-from concilia.contract.envelope import CloudEvent, stable_id
 from services.notifier.app import create_app
-from services.notifier.settings import Settings
-from tests.support.kafka import events_of, produce, read_all
+from tests.support.kafka import produce
+from tests.support.notifier import (
+    Mongo,
+    Parties,
+    events_for,
+    mails_arrived,
+    mails_to,
+    notifications_of,
+    send_contact,
+    settings_for,
+    text_of,
+)
 from tests.support.services import serving
 from tests.support.waiting import eventually
-from tests.unit.test_notifier_rendering import a_match
 
 pytestmark = pytest.mark.service
-
-Mongo = AsyncMongoClient[dict[str, object]]
-
-
-class Parties:
-    """A requester (English) and a provider (Italian) with unique refs and addresses."""
-
-    def __init__(self) -> None:
-        tag = uuid.uuid4().hex[:8]
-        self.match_id = f"match-{tag}"
-        self.requester_ref = f"req-{tag}"
-        self.provider_ref = f"prov-{tag}"
-        self.requester_email = f"jane-{tag}@example.org"
-        self.provider_email = f"coop-{tag}@example.org"
-
-    async def send_contacts(self, kafka: str) -> None:
-        await send_contact(kafka, self.requester_ref, "Jane Smith", self.requester_email, "en")
-        await send_contact(kafka, self.provider_ref, "Coop Isola", self.provider_email, "it")
-
-    async def send_match(self, kafka: str) -> None:
-        match = a_match(
-            match_id=self.match_id,
-            requester_ref=self.requester_ref,
-            provider_ref=self.provider_ref,
-        )
-        event = CloudEvent.new(
-            id=stable_id(self.match_id, "match.proposed"),
-            type="match.proposed",
-            source="matcher",
-            subject=self.match_id,
-            data=match.model_dump(mode="json"),
-        )
-        await produce(kafka, topics.MATCHES, event.to_bytes(), key=match.service_type)
-
-    def addresses(self) -> tuple[str, str]:
-        return self.requester_email, self.provider_email
-
-
-async def send_contact(kafka: str, ref: str, name: str, email: str, language: str) -> None:
-    event = CloudEvent.new(
-        type="contact.upserted",
-        source="demands",
-        subject=ref,
-        data={"ref": ref, "name": name, "email": email, "language": language},
-    )
-    await produce(kafka, topics.CONTACTS, event.to_bytes(), key=ref)
-
-
-def mails_to(mail_dir: Path, address: str) -> list[EmailMessage]:
-    """Every message in the sink's folder addressed to `address`."""
-    found = []
-    for path in sorted(mail_dir.glob("*.eml")):
-        msg = cast(EmailMessage, BytesParser(policy=default).parsebytes(path.read_bytes()))
-        if any(a.addr_spec == address for a in msg["To"].addresses):
-            found.append(msg)
-    return found
-
-
-def text_of(msg: EmailMessage) -> str:
-    body = msg.get_body(("plain",))
-    assert body is not None
-    return cast(str, body.get_content())  # type: ignore[attr-defined]
-
-
-async def events_for(kafka: str, type_: str, match_id: str, count: int) -> list[dict[str, Any]]:
-    """Wait until `count` events of `type_` about `match_id` are on the notifications topic."""
-
-    async def found() -> list[dict[str, Any]] | None:
-        events = await events_of(kafka, topics.NOTIFICATIONS, type_)
-        ours = [e for e in events if e["data"]["match_id"] == match_id]
-        return ours if len(ours) >= count else None
-
-    return await eventually(found, timeout=60, what=f"{count} {type_} for {match_id}")
-
-
-async def notifications_of(kafka: str, match_id: str) -> list[bytes]:
-    return [
-        m.value
-        for m in await read_all(kafka, topics.NOTIFICATIONS)
-        if m.key == match_id and m.value is not None
-    ]
-
-
-def settings_for(kafka: str, mongodb: str, database: str, smtp_port: int, **extra: Any) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=kafka,
-        mongodb_url=mongodb,
-        mongodb_database=database,
-        smtp_port=smtp_port,
-        dispatch_poll_seconds=0.2,
-        outbox_poll_seconds=0.2,
-        mail_backoff_seconds=0.2,
-        mail_backoff_max_seconds=1,
-        **extra,
-    )
 
 
 @pytest.fixture
@@ -125,10 +33,6 @@ async def notifier(
     """The notifier, in-process, writing to the module's SMTP sink."""
     async with serving(create_app(settings_for(kafka, mongodb, database_name, smtp[0]))) as url:
         yield url
-
-
-async def mails_arrived(mail_dir: Path, *addresses: str) -> bool:
-    return all(mails_to(mail_dir, a) for a in addresses)
 
 
 class TestBothPartiesAreMailed:

@@ -7,7 +7,7 @@ import pytest
 from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_smtp_sink
 from services.notifier.app import create_app
-from tests.service.test_notifier_mail import (
+from tests.support.notifier import (
     Mongo,
     Parties,
     events_for,

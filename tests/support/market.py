@@ -114,3 +114,19 @@ def demand_event(
         time=at(1),
         data=data.model_dump(mode="json"),
     )
+
+
+class ScanIndex:
+    """The brute-force reference: every offer is a candidate for every demand."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+
+    def add(self, offer: Offer) -> None:
+        self._ids.add(offer.id)
+
+    def remove(self, offer_id: str) -> None:
+        self._ids.discard(offer_id)
+
+    def near(self, demand: Demand) -> set[str]:
+        return set(self._ids)

@@ -10,26 +10,8 @@ from services.matcher.domain.decisions import Decision, NotFound, Proposal
 from services.matcher.domain.events import MarketEvent
 from services.matcher.domain.index import GridIndex
 from services.matcher.domain.market import Market
-from services.matcher.domain.model import Demand, Offer
-from tests.support.market import at, published, submitted, withdrawn
+from tests.support.market import ScanIndex, at, published, submitted, withdrawn
 from tests.support.places import Place
-
-
-class ScanIndex:
-    """The brute-force reference: every offer is a candidate for every demand."""
-
-    def __init__(self) -> None:
-        self._ids: set[str] = set()
-
-    def add(self, offer: Offer) -> None:
-        self._ids.add(offer.id)
-
-    def remove(self, offer_id: str) -> None:
-        self._ids.discard(offer_id)
-
-    def near(self, demand: Demand) -> set[str]:
-        return set(self._ids)
-
 
 # Around Isola, spanning a few ~1 km grid cells, plus a few far-away points.
 latitudes = st.one_of(st.floats(45.47, 45.51), st.sampled_from([45.0, 46.2]))

@@ -6,7 +6,7 @@ import pytest
 
 from concilia.contract.notifications import Template
 from services.notifier.domain.jobs import RetryPolicy, UnusableMatch, job_id, plan_jobs, redact
-from tests.unit.test_notifier_rendering import a_match
+from tests.support.notifications import a_match
 
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 

@@ -8,57 +8,13 @@ from typing import Any
 import pytest
 
 from concilia.contract.common import WeeklySlot
-from concilia.contract.matches import MatchEventData
 from services.notifier.domain import wording
 from services.notifier.domain.message import build_message, message_id, render
 from services.notifier.domain.views import provider_view, requester_view
+from tests.support.notifications import a_match
 
 NOW = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 MAIL_FROM = "Concilia Isola <noreply@concilia.example>"
-
-
-def a_match(**overrides: Any) -> MatchEventData:
-    data: dict[str, Any] = {
-        "match_id": "m-1",
-        "offer_id": "o-1",
-        "demand_id": "d-1",
-        "service_type": "after_school",
-        "score": 0.9,
-        "reasons": {
-            "codes": ["within_distance", "availability_covered", "within_budget", "age_in_range"],
-            "distance_km": 0.4,
-            "minutes_covered": 240,
-            "price_eur": 120,
-            "max_price_eur": 200,
-        },
-        "seats": 1,
-        "provider_ref": "p-1",
-        "requester_ref": "r-1",
-        "offer": {
-            "title": "Doposcuola in Isola",
-            "organization_id": "coop-isola",
-            "address": "Piazzale Archinto 1, 20159 Milano",
-            "remote": False,
-            "availability": [
-                {"day": d, "start": "14:00", "end": "19:00"} for d in ("mon", "tue", "wed")
-            ],
-            "price_eur": 120,
-            "price_unit": "month",
-            "welfare_eligible": True,
-        },
-        "demand": {
-            "organization_id": "azienda-garibaldi",
-            "needed": [
-                {"day": "mon", "start": "16:30", "end": "18:30"},
-                {"day": "wed", "start": "16:30", "end": "18:30"},
-            ],
-            "seats": 2,
-            "beneficiary_age": 8,
-            "languages": ["it"],
-        },
-    }
-    data.update(overrides)
-    return MatchEventData.model_validate(data)
 
 
 def requester_mail(lang: str = "it", **overrides: Any) -> EmailMessage:
