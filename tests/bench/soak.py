@@ -84,11 +84,12 @@ def main() -> int:
             )
             sent += 1
             if time.monotonic() > next_kill:
+                memory.append({n: rss_mb(s.child.pid) for n, s in stack.services.items()})
                 stack.services["matcher"].child.kill(signal.SIGKILL)
                 print(f"soak: killed the matcher after {sent} demands")
                 next_kill += 60
-                memory.append({n: rss_mb(s.child.pid) for n, s in stack.services.items()})
         print(f"soak: {sent} demands in {seconds:.0f}s; waiting for the stack to settle")
+        memory.append({n: rss_mb(s.child.pid) for n, s in stack.services.items()})
         return check(operator_offers, operator_demands, stack.mail_dir, sent, memory)
     finally:
         stack.stop()
