@@ -5,7 +5,15 @@ from datetime import time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 _CRLF = re.compile(r"[\r\n]+")
 
@@ -15,7 +23,12 @@ def _single_line(value: str) -> str:
     return _CRLF.sub(" ", value).strip()
 
 
-SingleLine = Annotated[str, AfterValidator(_single_line)]
+# For bounded one-line texts: Annotated[str, StringConstraints(...), FLATTENED]. The length is
+# checked on the trimmed text first (so the error reads "at least 3 characters"), then any
+# CR/LF is flattened.
+FLATTENED = AfterValidator(_single_line)
+
+
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code")]
 
 
@@ -70,7 +83,9 @@ def parse_hhmm(hhmm: str) -> time:
 class Location(StrictModel):
     """A street address with WGS84 coordinates."""
 
-    address: Annotated[SingleLine, Field(min_length=3, max_length=200)]
+    address: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), FLATTENED
+    ]
     lat: Annotated[float, Field(ge=-90, le=90)]
     lon: Annotated[float, Field(ge=-180, le=180)]
 
@@ -85,6 +100,8 @@ class Point(StrictModel):
 class Contact(StrictModel):
     """Who to write to. Personal data: only on welfare.contacts.v1, never on public topics."""
 
-    name: Annotated[SingleLine, Field(min_length=1, max_length=120)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), FLATTENED
+    ]
     email: EmailStr
     language: Annotated[str, Field(pattern=r"^(it|en)$")] = "it"

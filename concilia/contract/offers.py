@@ -4,19 +4,21 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from concilia.contract.common import (
+    FLATTENED,
     Contact,
     LanguageCode,
     Location,
-    SingleLine,
     StrictModel,
     WeeklySlot,
 )
 from concilia.contract.taxonomy import ServiceType
 
-Title = Annotated[SingleLine, Field(min_length=3, max_length=120)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120), FLATTENED
+]
 Description = Annotated[str, Field(max_length=2000)]
 Age = Annotated[int, Field(ge=0, le=120)]
 

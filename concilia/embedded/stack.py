@@ -90,7 +90,11 @@ def check_ports(ports: Ports) -> None:
 
 
 def load_or_create_secret(home: Path) -> str:
-    """The JWT secret in `home/secret`, generated once (mode 0600) and reused afterwards."""
+    """The JWT secret: AUTH_JWT_SECRET when set (so tokens can be signed elsewhere with a
+    known secret), else `home/secret`, generated once (mode 0600) and reused afterwards."""
+    from_env = os.environ.get("AUTH_JWT_SECRET")
+    if from_env:
+        return from_env
     path = home / "secret"
     home.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):

@@ -80,6 +80,7 @@ class TestToken:
             text=True,
             check=True,
             timeout=30,
+            env={k: v for k, v in os.environ.items() if k != "AUTH_JWT_SECRET"},
         ).stdout
         secret = (tmp_path / "secret").read_text().strip()
         claims = jwt.decode(
@@ -88,6 +89,23 @@ class TestToken:
         assert claims["org"] == "isola-digital"
         assert claims["roles"] == ["requester", "operator"]
         assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
+
+    def test_a_secret_from_the_environment_signs_the_token_instead(self, tmp_path: Path) -> None:
+        """With AUTH_JWT_SECRET set, `concilia token` (and `up`) use it, writing no file."""
+        secret = "e" * 40
+        out = subprocess.run(
+            concilia(tmp_path, "token", "--org", "coop-isola", "--role", "provider"),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+            env={**os.environ, "AUTH_JWT_SECRET": secret},
+        ).stdout
+        claims = jwt.decode(
+            out.strip().splitlines()[-1], secret, algorithms=["HS256"], audience="concilia"
+        )
+        assert claims["org"] == "coop-isola"
+        assert not (tmp_path / "secret").exists()
 
 
 class TestBusyPort:
