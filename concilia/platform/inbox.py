@@ -6,6 +6,13 @@ from datetime import UTC, datetime
 from concilia.platform.mongo import Database, Session
 
 INBOX = "inbox"
+# A redelivery comes within minutes; a week covers any replay from the topics' retention.
+# (Past that the matcher's domain still ignores versions it already knows.)
+RETENTION_SECONDS = 7 * 24 * 3600
+
+
+async def ensure_inbox_indexes(db: Database) -> None:
+    await db[INBOX].create_index("at", name="at_ttl", expireAfterSeconds=RETENTION_SECONDS)
 
 
 async def first_delivery(db: Database, session: Session, consumer: str, event_id: str) -> bool:

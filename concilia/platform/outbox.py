@@ -56,8 +56,16 @@ async def add_to_outbox(db: Database, session: Session, messages: list[OutgoingM
     )
 
 
+# Published messages are kept a week for inspection, then MongoDB's TTL monitor drops them
+# (pending ones have no published_at date and are never dropped).
+PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
+
+
 async def ensure_outbox_indexes(db: Database) -> None:
     await db[OUTBOX].create_index([("published_at", 1), ("_id", 1)])
+    await db[OUTBOX].create_index(
+        "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_SECONDS
+    )
 
 
 class OutboxRelay:

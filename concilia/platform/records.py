@@ -18,6 +18,8 @@ from concilia.platform.mongo import Database, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_to_outbox
 
 IDEMPOTENCY = "idempotency_keys"
+# A client retries a POST within minutes; keys are remembered for a day, as common APIs do.
+IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600
 Decide = Callable[[Document], Change | None]
 
 
@@ -78,6 +80,9 @@ class RecordStore:
         await self.records.create_index([("organization_id", 1), ("created_at", 1), ("_id", 1)])
         for name in self._unique:
             await self.records.create_index(name, unique=True)
+        await self.db[IDEMPOTENCY].create_index(
+            "created_at", name="created_ttl", expireAfterSeconds=IDEMPOTENCY_RETENTION_SECONDS
+        )
 
     async def create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
         """Insert the built record and its events; a repeated key replays the first record

@@ -473,6 +473,16 @@ class TestOutbox:
 
 
 class TestOperations:
+    async def test_bookkeeping_collections_expire_on_their_own(
+        self, api: Api, mongo_client: Any
+    ) -> None:
+        """Idempotency keys (a day) and published outbox rows (a week) have TTL indexes."""
+        db = mongo_client[api.settings.database]
+        keys = await db["idempotency_keys"].index_information()
+        outbox = await db["outbox"].index_information()
+        assert keys["created_ttl"]["expireAfterSeconds"] == 24 * 3600
+        assert outbox["published_ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
+
     async def test_readiness_checks_mongodb_and_kafka(self, api: Api) -> None:
         """/readyz answers 200 with both checks ok."""
         response = await api.http.get("/readyz")
