@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return _token(home, args.org, args.role, args.sub)
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
+    if args.command == "demo":
+        # The demo's data never mixes with what `concilia up` keeps in the same home.
+        home = home / "demo"
     stack = Stack(home, ports, partitions=args.partitions, say=_say)
     return _run(stack, demo=args.command == "demo", keep=getattr(args, "keep", False))
 

@@ -221,7 +221,7 @@ class TestDemo:
         summary = result.stdout
         designed = len(demands(date.today()))
         assert f"Outcomes as designed: {designed} of {designed}." in summary, summary[-3000:]
-        emails = len(list((tmp_path / "mail").glob("*.eml")))
+        emails = len(list((tmp_path / "demo" / "mail").glob("*.eml")))
         assert f"E-mails sent: {emails} " in summary
         assert "Giulia (Via Borsieri) → Doposcuola Isola" in summary
         assert processes_of(tmp_path) == {}
