@@ -51,13 +51,39 @@ def parse_event(value: bytes | None) -> CloudEvent | None:
     try:
         return CloudEvent.from_bytes(value)
     except ValidationError as exc:
-        raise PoisonMessage("invalid_envelope", _summary(exc)) from exc
+        raise PoisonMessage("invalid_envelope", summary(exc)) from exc
 
 
-def _summary(exc: ValidationError) -> str:
+def summary(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )[:500]
+
+
+DeadLetter = Callable[[Record, str, str], Awaitable[None]]
+
+
+def dead_letterer(broker: KafkaBroker, group_id: str) -> DeadLetter:
+    """Sends a record to `<topic>.dlq` unchanged, with the reason and origin in headers."""
+
+    async def dead_letter(record: Record, reason: str, error: str) -> None:
+        headers = {
+            topics.DLQ_REASON_HEADER: reason,
+            topics.DLQ_ERROR_HEADER: error[:1000],
+            topics.DLQ_SOURCE_TOPIC_HEADER: record.topic,
+            topics.DLQ_SOURCE_PARTITION_HEADER: str(record.partition),
+            topics.DLQ_SOURCE_OFFSET_HEADER: str(record.offset),
+            topics.DLQ_CONSUMER_HEADER: group_id,
+        }
+        await broker.publish(
+            record.value or b"", topic=topics.dlq(record.topic), key=record.key, headers=headers
+        )
+        log.warning(
+            "message dead-lettered",
+            extra={"topic": record.topic, "offset": record.offset, "reason": reason},
+        )
+
+    return dead_letter
 
 
 def subscribe(
@@ -74,27 +100,7 @@ def subscribe(
     ValidationError) for messages to dead-letter, anything else to be retried."""
     failures: dict[tuple[str, int, int], int] = {}
 
-    async def dead_letter(record: Record, reason: str, error: str) -> None:
-        headers = {
-            topics.DLQ_REASON_HEADER: reason,
-            topics.DLQ_ERROR_HEADER: error[:1000],
-            topics.DLQ_SOURCE_TOPIC_HEADER: record.topic,
-            topics.DLQ_SOURCE_PARTITION_HEADER: str(record.partition),
-            topics.DLQ_SOURCE_OFFSET_HEADER: str(record.offset),
-            topics.DLQ_CONSUMER_HEADER: group_id,
-        }
-        await broker.publish(
-            record.value or b"", topic=topics.dlq(record.topic), key=record.key, headers=headers
-        )
-        log.warning(
-            "message dead-lettered",
-            extra={
-                "topic": record.topic,
-                "offset": record.offset,
-                "reason": reason,
-                "error": error,
-            },
-        )
+    dead_letter = dead_letterer(broker, group_id)
 
     @broker.subscriber(
         *topic_names,
@@ -115,7 +121,7 @@ def subscribe(
             await dead_letter(record, exc.reason, exc.detail or str(exc))
             outcome = "dlq"
         except ValidationError as exc:
-            await dead_letter(record, "invalid_data", _summary(exc))
+            await dead_letter(record, "invalid_data", summary(exc))
             outcome = "dlq"
         except Exception as exc:
             attempts = failures.get(position, 0) + 1

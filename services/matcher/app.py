@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
-from concilia.platform.consumer import subscribe
+from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.http import create_service_app
 from concilia.platform.inbox import ensure_inbox_indexes
 from concilia.platform.kafka import broker_running, ensure_topics, make_broker
@@ -37,13 +37,15 @@ def create_app(
         db, settings.kafka_bootstrap_servers, CONSUMER, poll_seconds=settings.outbox_poll_seconds
     )
     cache = MarketCache(db)
-    subscribe(
+    handler = MatchingHandler(client, db, relay, cache)
+    subscribe_batch(
         broker,
         topics.OFFERS,
         topics.DEMANDS,
         group_id=GROUP_ID,
         service=CONSUMER,
-        handle=MatchingHandler(client, db, relay, cache),
+        prepare=handler.prepare,
+        handle_batch=handler,
         # Range keeps partition i of offers and of demands on one member (co-partitioning).
         partition_assignment_strategy=(RangePartitionAssignor,),
         listener=ClearCacheOnRebalance(cache),

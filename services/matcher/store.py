@@ -5,6 +5,8 @@ and saved record by record in the transaction of the event that changed it."""
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReplaceOne
+
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import NotFoundReason
 from concilia.contract.offers import OfferEventData
@@ -35,12 +37,15 @@ async def load_market(db: Database, service_type: str) -> Market:
 
 async def save(db: Database, session: Session, market: Market, outcome: Outcome) -> None:
     """Write the records `outcome` changed, inside the caller's transaction."""
-    for offer_id in sorted(outcome.offers):
-        doc = _offer_doc(market.offers[offer_id])
-        await db[OFFERS].replace_one({"_id": offer_id}, doc, upsert=True, session=session)
-    for demand_id in sorted(outcome.demands):
-        doc = _demand_doc(market.demands[demand_id])
-        await db[DEMANDS].replace_one({"_id": demand_id}, doc, upsert=True, session=session)
+    offers = [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
+    demands = [_demand_doc(market.demands[i]) for i in sorted(outcome.demands)]
+    for collection, docs in ((OFFERS, offers), (DEMANDS, demands)):
+        if docs:
+            await db[collection].bulk_write(
+                [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs],
+                ordered=True,
+                session=session,
+            )
 
 
 def _offer_doc(record: OfferRecord) -> Document:

@@ -185,7 +185,7 @@ async def main() -> None:
         rate = await matcher_rate(
             bootstrap, f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
         )
-        print(f"matcher (inbox+state+outbox per event): {rate:8.0f} match events/s")
+        print(f"matcher (one transaction per batch)  : {rate:8.0f} match events/s")
         print(f"ratio matcher / ceiling              : {rate / ceiling:8.2f}")
         grid, scan = domain_rates()
         print(f"domain, grid index                   : {grid:8.0f} decisions/s")

@@ -1,0 +1,126 @@
+"""At-least-once consumption in batches, for handlers whose cost is per transaction.
+
+Each record is first checked on its own (`prepare`: not a CloudEvent, unknown type or
+invalid data → `<topic>.dlq`, the batch goes on); the rest is handled in ONE call
+(`handle_batch`, typically one database transaction). Offsets are committed after it
+succeeds; if it fails the whole batch is sought back and redelivered, and after
+`max_attempts` failures the batch is replayed one record at a time (each retried in place
+up to `max_attempts` times) so that only a record that fails on its own is dead-lettered.
+The handler must be idempotent: a redelivered batch may hold records already handled.
+A poison record may be dead-lettered again when its batch is redelivered."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from concilia.platform.consumer import PoisonMessage, Record, dead_letterer, parse_event, summary
+from concilia.platform.metrics import EVENTS_CONSUMED
+
+log = logging.getLogger("concilia.consumer")
+
+T = TypeVar("T")
+Prepare = Callable[[Any, Record], T]  # (CloudEvent | None, record) -> item, or raises
+BatchHandler = Callable[[Sequence[T]], Awaitable[Sequence[str]]]  # outcome label per item
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    *topic_names: str,
+    group_id: str,
+    service: str,
+    prepare: Prepare[T],
+    handle_batch: BatchHandler[T],
+    max_records: int = 200,
+    max_attempts: int = 5,
+    **subscriber_options: Any,
+) -> None:
+    """Register a batch handler for `topic_names` (see the module docstring)."""
+    dead_letter = dead_letterer(broker, group_id)
+    failures: dict[tuple[str, int, int], int] = {}
+
+    def count(record: Record, event_type: str, outcome: str) -> None:
+        EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
+
+    async def prepared(records: Sequence[Record]) -> list[tuple[Record, str, T]]:
+        ready: list[tuple[Record, str, T]] = []
+        for record in records:
+            event_type = "unknown"
+            try:
+                event = parse_event(record.value)
+                event_type = event.type if event else "tombstone"
+                ready.append((record, event_type, prepare(event, record)))
+            except PoisonMessage as exc:
+                await dead_letter(record, exc.reason, exc.detail or str(exc))
+                count(record, event_type, "dlq")
+            except ValidationError as exc:
+                await dead_letter(record, "invalid_data", summary(exc))
+                count(record, event_type, "dlq")
+        return ready
+
+    async def alone(item: T) -> str:
+        """One record on its own, retried in place with a short backoff."""
+        for attempt in range(1, max_attempts):
+            try:
+                [outcome] = await handle_batch([item])
+                return outcome
+            except Exception:
+                await asyncio.sleep(0.1 * 2**attempt)  # retry backoff
+        [outcome] = await handle_batch([item])  # the last attempt: its error propagates
+        return outcome
+
+    async def one_by_one(ready: list[tuple[Record, str, T]]) -> None:
+        for record, event_type, item in ready:
+            try:
+                outcome = await alone(item)
+            except Exception as exc:
+                await dead_letter(
+                    record, "handler_failed", f"after {max_attempts} attempts: {exc!r}"
+                )
+                outcome = "dlq"
+            count(record, event_type, outcome)
+
+    @broker.subscriber(
+        *topic_names,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        **subscriber_options,
+    )
+    async def on_batch(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records: Sequence[Record] = raw if isinstance(raw, tuple) else (raw,)  # type: ignore[assignment]
+        if not records:
+            return
+        ready = await prepared(records)
+        if not ready:
+            return
+        first = records[0]
+        position = (first.topic, first.partition, first.offset)
+        try:
+            outcomes = await handle_batch([item for _, _, item in ready])
+        except Exception:
+            attempts = failures.get(position, 0) + 1
+            if attempts < max_attempts:
+                failures[position] = attempts
+                for record, event_type, _ in ready:
+                    count(record, event_type, "retried")
+                log.warning(
+                    "batch failed, it will be redelivered",
+                    extra={"records": len(records), "attempt": attempts},
+                    exc_info=True,
+                )
+                raise
+            failures.pop(position, None)
+            await one_by_one(ready)
+            return
+        failures.pop(position, None)
+        for (record, event_type, _), outcome in zip(ready, outcomes, strict=True):
+            count(record, event_type, outcome)
