@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -107,3 +108,38 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
         )
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem document, as every error of the HTTP API is answered."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "model": ProblemDetails,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+    }
+
+
+# For APIRouter(responses=...): the errors every record route may answer, in OpenAPI.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("No bearer token, or an invalid or expired one"),
+    403: _documented("The caller's role may not do this"),
+    404: _documented("No such record for the caller's organisation"),
+    409: _documented("Conflict: stale If-Match version, or the record's state forbids it"),
+    422: _documented("Invalid input; `errors` names each bad field"),
+}

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from concilia.contract.demands import DemandCreate, DemandPublic, DemandStatus, DemandUpdate
 from concilia.contract.taxonomy import ServiceType
 from concilia.platform.auth import Principal, Role
+from concilia.platform.problems import PROBLEM_RESPONSES
 from concilia.platform.record_api import (
     Authenticate,
     Page,
@@ -28,7 +29,7 @@ IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 
 def demands_router(store: DemandStore, authenticate: Authenticate) -> APIRouter:
     """The /v1/demands routes: requesters write their own demands, operators read all."""
-    router = APIRouter(prefix="/v1/demands", tags=["demands"])
+    router = APIRouter(prefix="/v1/demands", tags=["demands"], responses=PROBLEM_RESPONSES)
     Reader = Annotated[Principal, Depends(readers(authenticate, Role.REQUESTER))]
     Writer = Annotated[Principal, Depends(writers(authenticate, Role.REQUESTER))]
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from concilia.contract.offers import OfferCreate, OfferPublic, OfferStatus, OfferUpdate
 from concilia.contract.taxonomy import ServiceType
 from concilia.platform.auth import Principal, Role
+from concilia.platform.problems import PROBLEM_RESPONSES
 from concilia.platform.record_api import (
     Authenticate,
     Page,
@@ -28,7 +29,7 @@ IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
 
 def offers_router(store: OfferStore, authenticate: Authenticate) -> APIRouter:
     """The /v1/offers routes: providers write their own offers, operators read all."""
-    router = APIRouter(prefix="/v1/offers", tags=["offers"])
+    router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
     Reader = Annotated[Principal, Depends(readers(authenticate, Role.PROVIDER))]
     Writer = Annotated[Principal, Depends(writers(authenticate, Role.PROVIDER))]
 
