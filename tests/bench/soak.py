@@ -128,7 +128,7 @@ def check(
     )
     for n, sample in enumerate(memory, 1):
         print(
-            f"soak: RSS after minute {n}: "
+            f"soak: RSS, sample {n} (one a minute, the last at the end): "
             + ", ".join(f"{k} {v:.0f} MB" for k, v in sample.items())
         )
     for failure in failures:
