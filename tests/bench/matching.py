@@ -40,6 +40,7 @@ from tests.support.market import (
 )
 from tests.support.places import Place
 from tests.support.services import serving, wait_ready
+from tests.support.waiting import eventually
 
 SERVICE_TYPES = ("after_school", "childcare", "sport", "elderly_care", "coworking")
 OFFERS = 200
@@ -84,13 +85,13 @@ async def produce_all(bootstrap: str, messages: list[tuple[str, bytes, str]]) ->
 
 async def output_rate(bootstrap: str, topic: str, expected: int, deadline: float) -> float:
     """Messages per second on `topic` once `expected` are there (by broker timestamps)."""
-    while True:
-        records = await read_all(bootstrap, topic)
-        if len(records) >= expected:
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(records)} of {expected} on {topic}")
-        await asyncio.sleep(1)
+
+    async def all_there() -> bool:
+        return len(await read_all(bootstrap, topic)) >= expected
+
+    await eventually(
+        all_there, timeout=deadline - time.monotonic(), interval=1, what=f"{expected} on {topic}"
+    )
     stamps = await _timestamps(bootstrap, topic)
     span = (max(stamps) - min(stamps)) / 1000
     return (len(stamps) - 1) / span if span > 0 else float("inf")

@@ -3,6 +3,7 @@ with the matcher killed (SIGKILL) once a minute. At the end it checks the invari
 prints the services' memory: every demand answered, each matched demand matched once, no
 offer overbooked, one e-mail per party per match. Exit 1 if an invariant fails."""
 
+import contextlib
 import os
 import random
 import signal
@@ -14,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from concilia.embedded.processes import free_port
+from concilia.embedded.processes import free_port, wait_until
 from concilia.embedded.stack import Ports, Stack
 from concilia.platform.auth import issue_token
 from concilia.sample.api import Api, list_all
@@ -98,17 +99,23 @@ def main() -> int:
 def check(
     offers: Api, demands: Api, mail_dir: Path, sent: int, memory: list[dict[str, float]]
 ) -> int:
-    deadline = time.monotonic() + 300
-    while True:
+    def settled() -> bool:
+        nonlocal all_demands, undecided, matched, mails
         all_demands = list_all(demands, "/v1/demands")
         undecided = [
             d for d in all_demands if d["status"] == "open" and not d.get("waiting_reason")
         ]
         matched = [d for d in all_demands if d["status"] == "matched"]
         mails = len(list(mail_dir.glob("*.eml")))
-        if (not undecided and mails >= 2 * len(matched)) or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+        return not undecided and mails >= 2 * len(matched)
+
+    all_demands: list[dict[str, Any]] = []
+    undecided: list[dict[str, Any]] = []
+    matched: list[dict[str, Any]] = []
+    mails = 0
+    # Not settling is reported by the invariants below, with the last state seen.
+    with contextlib.suppress(TimeoutError):
+        wait_until(settled, timeout=300, what="the stack to settle", interval=2)
     all_offers: list[dict[str, Any]] = list_all(offers, "/v1/offers")
     per_offer = Counter(d["match"]["offer_id"] for d in matched)
     failures = []

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +14,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from concilia.embedded.processes import free_port, http_ok, port_open
+from concilia.embedded.processes import free_port, http_ok, port_open, wait_until
 from concilia.embedded.stack import Ports
 from concilia.sample.demands import demands
 
@@ -50,14 +49,6 @@ def processes_of(home: Path) -> dict[int, str]:
         if marker in environ.split(b"\0") and state != "Z":
             found[int(entry.name)] = cmdline
     return found
-
-
-def wait_for(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 class TestToken:
@@ -173,9 +164,11 @@ class TestUp:
         """All four services answer /readyz with 200 and `up` says where everything is."""
         for name in ("offers", "demands", "matcher", "notifier"):
             url = f"http://127.0.0.1:{running.ports[name]}/readyz"
-            wait_for(lambda u=url: http_ok(u) or running.proc.poll() is not None, 150, url)
+            wait_until(
+                lambda u=url: http_ok(u) or running.proc.poll() is not None, timeout=150, what=url
+            )
             assert http_ok(url), running.printed()
-        wait_for(lambda: "Concilia is up" in running.printed(), 10, "the banner")
+        wait_until(lambda: "Concilia is up" in running.printed(), timeout=10, what="the banner")
         assert f"http://127.0.0.1:{running.ports['offers']}/openapi.json" in running.printed()
 
     def test_a_killed_service_is_restarted_and_the_restart_is_logged(
@@ -184,13 +177,13 @@ class TestUp:
         """A matcher killed with SIGKILL comes back, and the restart is printed."""
         [old] = [p for p, cmd in processes_of(running.home).items() if "services.matcher" in cmd]
         os.kill(old, signal.SIGKILL)
-        wait_for(
+        wait_until(
             lambda: "restarting matcher (exit -9), attempt 1" in running.printed(),
-            15,
-            "the restart line",
+            timeout=15,
+            what="the restart line",
         )
         url = f"http://127.0.0.1:{running.ports['matcher']}/readyz"
-        wait_for(lambda: http_ok(url), 60, "the matcher to be ready again")
+        wait_until(lambda: http_ok(url), timeout=60, what="the matcher to be ready again")
         [new] = [p for p, cmd in processes_of(running.home).items() if "services.matcher" in cmd]
         assert new != old
 
