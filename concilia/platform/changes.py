@@ -60,6 +60,25 @@ def revised(document: Document, now: datetime, **fields: Any) -> Document:
     return {**document, **fields, "version": document["version"] + 1, "updated_at": now}
 
 
+def check_version(document: Document, expected_version: int | None, kind: str) -> None:
+    """A stale If-Match version is a conflict (409); no If-Match checks nothing."""
+    if expected_version is not None and expected_version != document["version"]:
+        raise Conflict(
+            f"If-Match names version {expected_version}, the {kind} is at version "
+            f"{document['version']}"
+        )
+
+
+def merged_payload(model: type[BaseModel], current: Document, update: BaseModel) -> Document:
+    """The client-given fields after a PATCH, validated again as a whole by `model` (so
+    cross-field rules still hold); a broken rule is an InvalidChange naming its fields."""
+    try:
+        merged = model.model_validate({**current, **update.model_dump(exclude_unset=True)})
+    except ValidationError as exc:
+        raise InvalidChange.from_validation(exc) from exc
+    return merged.model_dump(mode="json")
+
+
 def record_event(
     *, topic: str, source: str, type_: str, document: Document, data: BaseModel
 ) -> OutgoingMessage:

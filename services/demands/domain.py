@@ -4,8 +4,6 @@ the matcher's answers change, and the events each change emits."""
 import secrets
 from datetime import datetime
 
-from pydantic import ValidationError
-
 from concilia.contract import topics
 from concilia.contract.common import Point
 from concilia.contract.demands import (
@@ -23,9 +21,10 @@ from concilia.platform.changes import (
     Change,
     Conflict,
     Document,
-    InvalidChange,
+    check_version,
     contact_erased,
     contact_upserted,
+    merged_payload,
     record_event,
     revised,
 )
@@ -63,17 +62,9 @@ def revise(
     DemandCreate. None if nothing changes. Matched or closed demands conflict."""
     if demand["status"] != DemandStatus.OPEN:
         raise Conflict(f"demand {demand['_id']} is {demand['status']} and can no longer change")
-    if expected_version is not None and expected_version != demand["version"]:
-        raise Conflict(
-            f"If-Match names version {expected_version}, the demand is at version "
-            f"{demand['version']}"
-        )
+    check_version(demand, expected_version, "demand")
     current = payload_of(demand)
-    try:
-        merged = DemandCreate.model_validate({**current, **update.model_dump(exclude_unset=True)})
-    except ValidationError as exc:
-        raise InvalidChange.from_validation(exc) from exc
-    payload = merged.model_dump(mode="json")
+    payload = merged_payload(DemandCreate, current, update)
     if payload == current:
         return None
     changed = revised(demand, now, **payload)

@@ -4,8 +4,6 @@ expiring, the capacity view and the events each change emits."""
 import secrets
 from datetime import date, datetime
 
-from pydantic import ValidationError
-
 from concilia.contract import topics
 from concilia.contract.offers import (
     OfferCreate,
@@ -20,8 +18,9 @@ from concilia.platform.changes import (
     Change,
     Conflict,
     Document,
-    InvalidChange,
+    check_version,
     contact_upserted,
+    merged_payload,
     record_event,
     revised,
 )
@@ -57,13 +56,9 @@ def revise(
     changes. Withdrawn or expired offers, and a stale If-Match version, are conflicts."""
     if offer["status"] not in ON_THE_MARKET:
         raise Conflict(f"offer {offer['_id']} is {offer['status']} and can no longer change")
-    _check_version(offer, expected_version)
+    check_version(offer, expected_version, "offer")
     current = payload_of(offer)
-    try:
-        merged = OfferCreate.model_validate({**current, **update.model_dump(exclude_unset=True)})
-    except ValidationError as exc:
-        raise InvalidChange.from_validation(exc) from exc
-    payload = merged.model_dump(mode="json")
+    payload = merged_payload(OfferCreate, current, update)
     if payload == current:
         return None
     changed = revised(offer, now, **payload)
@@ -151,10 +146,3 @@ def offer_event(offer: Document, type_: str) -> OutgoingMessage:
 
 def _contact(offer: Document) -> OutgoingMessage:
     return contact_upserted(SOURCE, offer["provider_ref"], offer["contact"], offer["version"])
-
-
-def _check_version(offer: Document, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != offer["version"]:
-        raise Conflict(
-            f"If-Match names version {expected_version}, the offer is at version {offer['version']}"
-        )
