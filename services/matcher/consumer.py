@@ -121,7 +121,6 @@ class MatchingHandler:
         seen = {doc["_id"] for doc in await self._db[INBOX].find({"_id": {"$in": ids}}).to_list()}
         changes: dict[str, tuple[Market, Outcome]] = {}
         outcomes: list[str] = []
-        applied: list[tuple[Market, Outcome]] = []
         try:
             for key, item in zip(ids, batch, strict=True):
                 if key in seen:  # redelivered: its effect is already committed
@@ -134,7 +133,6 @@ class MatchingHandler:
                 merged.decisions += outcome.decisions
                 merged.offers |= outcome.offers
                 merged.demands |= outcome.demands
-                applied.append((market, outcome))
                 outcomes.append("processed")
             new_ids = [
                 key for key, label in zip(ids, outcomes, strict=True) if label == "processed"
@@ -146,7 +144,7 @@ class MatchingHandler:
             raise
         if any(outcome.decisions for _, outcome in changes.values()):
             self._relay.notify()
-        for market, outcome in applied:
+        for market, outcome in changes.values():
             self._observe(market, outcome)
         return outcomes
 

@@ -112,24 +112,23 @@ class Market:
         (say `no_provider` became `too_far` when the first offer of its kind arrived, which
         can happen after the demand since the two topics are not ordered with each other).
         Answer again, oldest first, but only where the reason changed."""
-        waiting = sorted(
+        for record in self._waiting_oldest_first():
+            why = self._why_not(record.demand)
+            if why[0] != record.waiting_reason:
+                outcome.decisions.append(self._not_found(record, at, why))
+                outcome.demands.add(record.demand.id)
+
+    def _waiting_oldest_first(self) -> list[DemandRecord]:
+        return sorted(
             (r for r in self.demands.values() if r.state == DemandState.WAITING),
             key=lambda r: r.seq,
         )
-        for record in waiting:
-            if self._why_not(record.demand)[0] != record.waiting_reason:
-                outcome.decisions.append(self._not_found(record, at))
-                outcome.demands.add(record.demand.id)
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
         had no feasible offer before this one changed, so it is skipped unless this one
         can serve it (which keeps a new offer from costing a scan per waiting demand)."""
-        waiting = sorted(
-            (r for r in self.demands.values() if r.state == DemandState.WAITING),
-            key=lambda r: r.seq,
-        )
-        for record in waiting:
+        for record in self._waiting_oldest_first():
             if rules.feasible(offer, self.offers[offer.id].remaining, record.demand):
                 best = self._best(record.demand)
                 if best is not None:
@@ -207,9 +206,14 @@ class Market:
             "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
         }
 
-    def _not_found(self, record: DemandRecord, at: datetime) -> NotFound:
-        """Answer that the demand waits, and remember why."""
-        reason, reasons = self._why_not(record.demand)
+    def _not_found(
+        self,
+        record: DemandRecord,
+        at: datetime,
+        why: tuple[NotFoundReason, dict[str, Any]] | None = None,
+    ) -> NotFound:
+        """Answer that the demand waits, and remember why (`why` if already worked out)."""
+        reason, reasons = why or self._why_not(record.demand)
         record.waiting_reason = reason
         record.not_found_answers += 1
         return NotFound(
