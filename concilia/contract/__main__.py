@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from concilia.contract import topics
+from concilia.contract.answers import MatchAnswerData
 from concilia.contract.contacts import ContactEventData, ContactType
 from concilia.contract.demands import DemandEventData, DemandType
 from concilia.contract.envelope import CloudEvent
@@ -26,6 +27,15 @@ CATALOGUE: dict[str, tuple[type[BaseModel], str]] = {
 }
 
 
+# Event types whose data is not the topic's main payload model: the answers to a proposal.
+TYPE_SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
+    OfferType.MATCH_ACCEPTED: (MatchAnswerData, "match_answer.data.schema.json"),
+    OfferType.MATCH_DECLINED: (MatchAnswerData, "match_answer.data.schema.json"),
+    DemandType.MATCH_ACCEPTED: (MatchAnswerData, "match_answer.data.schema.json"),
+    DemandType.MATCH_DECLINED: (MatchAnswerData, "match_answer.data.schema.json"),
+}
+
+
 def _types_of(holder: type) -> list[str]:
     return [v for k, v in vars(holder).items() if k.isupper() and isinstance(v, str)]
 
@@ -40,16 +50,20 @@ def documents() -> dict[str, Any]:
         topics.NOTIFICATIONS: _types_of(NotificationType),
     }
     docs: dict[str, Any] = {"cloudevent.schema.json": CloudEvent.model_json_schema()}
+    for model, name in TYPE_SCHEMAS.values():
+        docs[name] = model.model_json_schema()
     catalogue = []
     for topic, (model, key) in CATALOGUE.items():
         name = f"{topic}.data.schema.json"
         docs[name] = model.model_json_schema()
+        types = event_types[topic]
         catalogue.append(
             {
                 "topic": topic,
                 "key": key,
-                "types": event_types[topic],
+                "types": types,
                 "data_schema": name,
+                "type_data_schemas": {t: TYPE_SCHEMAS[t][1] for t in types if t in TYPE_SCHEMAS},
                 "dlq": topics.dlq(topic),
                 "public": topic in topics.PUBLIC,
             }

@@ -14,6 +14,7 @@ from concilia.contract.common import (
     StrictModel,
     WeeklySlot,
 )
+from concilia.contract.matches import Answer, MatchState
 from concilia.contract.taxonomy import ServiceType
 
 
@@ -29,6 +30,9 @@ class DemandType:
     UPDATED = "demand.updated"
     WITHDRAWN = "demand.withdrawn"
     EXPIRED = "demand.expired"
+    # The requester's answer to a proposal (DESIGN §8), data MatchAnswerData:
+    MATCH_ACCEPTED = "demand.match_accepted"
+    MATCH_DECLINED = "demand.match_declined"
 
 
 Seats = Annotated[int, Field(ge=1, le=1000)]
@@ -67,14 +71,19 @@ class DemandUpdate(StrictModel):
 
 
 class MatchSummary(BaseModel):
-    """The current match of a demand, as the demands service learned it from the matcher."""
+    """The current match of a demand, as the demands service learned it from the matcher:
+    `state` is `proposed` or `accepted`; `expires_at` ends the window to answer a proposal;
+    `requester_answer` is what the requester answered so far (null: not yet)."""
 
     match_id: str
     offer_id: str
+    state: MatchState = MatchState.PROPOSED
     score: float
     reasons: dict[str, Any]
     seats: int
     matched_at: datetime
+    expires_at: datetime | None = None
+    requester_answer: Answer | None = None
 
 
 class DemandPublic(BaseModel):

@@ -1,5 +1,9 @@
-"""Match events (welfare.matches.v1). Public: pseudonymous refs only, no personal data."""
+"""Match events (welfare.matches.v1). Public: pseudonymous refs only, no personal data.
 
+The matcher is the only writer of this topic and owns the state of every match (DESIGN §8):
+`proposed` → `accepted` | `declined` | `expired` | `cancelled`."""
+
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -12,10 +16,57 @@ from concilia.contract.taxonomy import ServiceType
 class MatchType:
     PROPOSED = "match.proposed"
     NOT_FOUND = "match.not_found"
-    # The match lifecycle (a later version) adds:
+    # The match lifecycle (v1, additive):
     ACCEPTED = "match.accepted"
     DECLINED = "match.declined"
     EXPIRED = "match.expired"
+    CANCELLED = "match.cancelled"
+
+
+# The lifecycle events that end a match (its seats are released).
+ENDING_TYPES = (MatchType.DECLINED, MatchType.EXPIRED, MatchType.CANCELLED)
+LIFECYCLE_TYPES = (MatchType.ACCEPTED, *ENDING_TYPES)
+
+
+class MatchState(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+LIVE_STATES = (MatchState.PROPOSED, MatchState.ACCEPTED)
+
+
+class Party(StrEnum):
+    """The two sides of a match, each answering for itself."""
+
+    REQUESTER = "requester"
+    PROVIDER = "provider"
+
+
+class Answer(StrEnum):
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class CancelCause(StrEnum):
+    """Why a match was cancelled (`cause` of match.cancelled)."""
+
+    DEMAND_WITHDRAWN = "demand_withdrawn"
+    DEMAND_EXPIRED = "demand_expired"
+    OFFER_WITHDRAWN = "offer_withdrawn"
+    OFFER_EXPIRED = "offer_expired"
+    CAPACITY_REDUCED = "capacity_reduced"
+
+
+class NextStep(StrEnum):
+    """What happens to the demand after its match ended."""
+
+    REMATCH = "rematch"  # the matcher looks for another offer (a proposal or not_found follows)
+    CLOSED = "closed"  # the demand is closed as expired (no answer from the requester)
+    NONE = "none"  # the demand itself went away (withdrawn or expired)
 
 
 class NotFoundReason(StrEnum):
@@ -55,7 +106,12 @@ class DemandSnapshot(BaseModel):
 
 class MatchEventData(BaseModel):
     """Payload of match.* events. For match.not_found `offer_id` is null, `score` 0 and
-    `reasons` holds `reason` plus how many candidates each rule excluded."""
+    `reasons` holds `reason` plus how many candidates each rule excluded.
+
+    Lifecycle events (accepted, declined, expired, cancelled) repeat the proposal's fields
+    and add the state: `expires_at` (end of the answer window), each party's answer so far,
+    `declined_by` (match.declined), `cause` (match.cancelled) and `next_step` (what happens
+    to the demand after an end)."""
 
     match_id: str
     offer_id: str | None
@@ -69,3 +125,12 @@ class MatchEventData(BaseModel):
     offer: OfferSnapshot | None = None
     demand: DemandSnapshot | None = None
     reason: NotFoundReason | None = None
+    # The lifecycle (DESIGN §8), additive:
+    state: MatchState | None = None
+    proposed_at: datetime | None = None
+    expires_at: datetime | None = None
+    requester_answer: Answer | None = None
+    provider_answer: Answer | None = None
+    declined_by: Party | None = None
+    cause: CancelCause | None = None
+    next_step: NextStep | None = None

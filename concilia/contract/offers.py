@@ -14,6 +14,7 @@ from concilia.contract.common import (
     StrictModel,
     WeeklySlot,
 )
+from concilia.contract.matches import Answer, MatchState
 from concilia.contract.taxonomy import ServiceType
 
 Title = Annotated[
@@ -41,6 +42,9 @@ class OfferType:
     UPDATED = "offer.updated"
     WITHDRAWN = "offer.withdrawn"
     EXPIRED = "offer.expired"
+    # The provider's answer to a proposal (DESIGN §8), data MatchAnswerData:
+    MATCH_ACCEPTED = "offer.match_accepted"
+    MATCH_DECLINED = "offer.match_declined"
 
 
 class OfferCreate(StrictModel):
@@ -154,3 +158,18 @@ class OfferEventData(BaseModel):
     min_age: int | None
     max_age: int | None
     created_at: datetime
+    remaining_capacity: int | None = None  # the offers service's view; the matcher keeps its own
+
+
+class OfferMatchPublic(BaseModel):
+    """One match of an offer, for its provider (GET /v1/offers/{id}/matches). The
+    requester's contact is there only once both parties accepted."""
+
+    match_id: str
+    demand_id: str
+    state: MatchState
+    seats: int
+    proposed_at: datetime
+    expires_at: datetime | None
+    provider_answer: Answer | None
+    requester: Contact | None = None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from concilia.contract import topics
 from concilia.contract.contacts import ContactEventData, ContactType
 from concilia.contract.envelope import CloudEvent, stable_id
-from concilia.platform.outbox import OutgoingMessage
+from concilia.platform.messages import OutgoingMessage
 
 Document = dict[str, Any]
 

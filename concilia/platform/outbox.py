@@ -5,32 +5,20 @@ if the broker is down when it is given: the relay keeps retrying until Kafka tak
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 
-from concilia.contract.envelope import CloudEvent
+from concilia.platform.messages import OutgoingMessage
 from concilia.platform.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 from concilia.platform.mongo import Database, Session
 
+__all__ = ["OUTBOX", "OutboxRelay", "OutgoingMessage", "add_to_outbox", "ensure_outbox_indexes"]
+
 log = logging.getLogger("concilia.outbox")
 OUTBOX = "outbox"
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """A message to publish: a CloudEvent, or a tombstone (value None) for compacted topics."""
-
-    topic: str
-    key: str
-    event: CloudEvent | None
-
-    @property
-    def event_type(self) -> str:
-        return self.event.type if self.event else "tombstone"
 
 
 async def add_to_outbox(db: Database, session: Session, messages: list[OutgoingMessage]) -> None:

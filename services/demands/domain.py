@@ -28,7 +28,7 @@ from concilia.platform.changes import (
     record_event,
     revised,
 )
-from concilia.platform.outbox import OutgoingMessage
+from concilia.platform.messages import OutgoingMessage
 
 SOURCE = "demands"
 PAYLOAD_FIELDS = tuple(DemandCreate.model_fields)

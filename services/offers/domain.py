@@ -24,7 +24,7 @@ from concilia.platform.changes import (
     record_event,
     revised,
 )
-from concilia.platform.outbox import OutgoingMessage
+from concilia.platform.messages import OutgoingMessage
 
 SOURCE = "offers"
 PAYLOAD_FIELDS = tuple(OfferCreate.model_fields)
