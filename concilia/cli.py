@@ -14,6 +14,10 @@ from concilia.embedded.stack import SERVICES, Ports, Stack, load_or_create_secre
 from concilia.platform.auth import Role, issue_token
 from concilia.platform.kafka import DEFAULT_PARTITIONS
 
+# The demo's answer window: short enough to show a proposal expiring, long enough for every
+# other family and provider to answer by their links (MATCH_ANSWER_TTL_SECONDS overrides it).
+DEMO_ANSWER_TTL_SECONDS = 60.0
+
 
 class Shutdown(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM so that start-up is interrupted too."""
@@ -29,10 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return _token(home, args.org, args.role, args.sub)
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
+    ttl: float | None = None
     if args.command == "demo":
         # The demo's data never mixes with what `concilia up` keeps in the same home.
         home = home / "demo"
-    stack = Stack(home, ports, partitions=args.partitions, say=_say)
+        ttl = float(os.environ.get("MATCH_ANSWER_TTL_SECONDS") or DEMO_ANSWER_TTL_SECONDS)
+    stack = Stack(home, ports, partitions=args.partitions, answer_ttl_seconds=ttl, say=_say)
     return _run(stack, demo=args.command == "demo", keep=getattr(args, "keep", False))
 
 

@@ -133,9 +133,13 @@ class Stack:
         ports: Ports | None = None,
         *,
         partitions: int = DEFAULT_PARTITIONS,
+        answer_ttl_seconds: float | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
+        """`answer_ttl_seconds` sets MATCH_ANSWER_TTL_SECONDS for the services (None: the
+        environment's value, else the services' default of 72 hours)."""
         self.home = home.resolve()
+        self.answer_ttl_seconds = answer_ttl_seconds
         self.ports = ports or Ports()
         self.partitions = partitions
         self.say = say
@@ -217,12 +221,19 @@ class Stack:
             "AUTH_JWT_SECRET": secret,
             # The notifier's e-mails link to where requesters follow their demands.
             "PUBLIC_BASE_URL": self.url("demands" if name == "notifier" else name),
+            # One-click answer links: the requester's on demands, the provider's on offers.
+            "OFFERS_PUBLIC_URL": self.url("offers"),
+            "DEMANDS_PUBLIC_URL": self.url("demands"),
+            # Where the offers service looks up the contact of a requester who accepted.
+            "DEMANDS_API_URL": self.url("demands"),
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports.smtp),
             "MAIL_FROM": MAIL_FROM,
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("MONGODB_DATABASE", None)  # each service defaults to concilia_<service>
+        if self.answer_ttl_seconds is not None:
+            env["MATCH_ANSWER_TTL_SECONDS"] = str(self.answer_ttl_seconds)
         # The directory holding the installed `concilia` and `services` packages, so that
         # `python -m services.X` imports whatever the current directory is.
         root = Path(concilia.__file__).resolve().parents[1]

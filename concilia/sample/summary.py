@@ -2,6 +2,7 @@
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,17 @@ from concilia.sample.offers import SampleOffer
 from concilia.sample.places import km_between
 
 
+@dataclass
+class Answers:
+    """How the demo answered the proposals through the links in the e-mails."""
+
+    answered: set[str] = field(default_factory=set)  # match ids answered by both parties
+    declined_demand: str | None = None  # its provider declines
+    declined_match: str | None = None
+    declined_offer: str | None = None
+    unanswered_demand: str | None = None  # its family never answers: the proposal expires
+
+
 def print_summary(
     offers: dict[str, SampleOffer],
     posted: dict[str, SampleDemand],
@@ -18,6 +30,7 @@ def print_summary(
     final: dict[str, dict[str, Any]],
     emails: int,
     mail_dir: Path,
+    answers: Answers,
     print_line: Callable[[str], None] = print,
 ) -> None:
     """Print what the matcher and the notifier made of the sample data."""
@@ -30,6 +43,7 @@ def print_summary(
         f"{len(posted)} demands from {len(members)} member organisations."
     )
     matched = {i: d for i, d in final.items() if d.get("status") == "matched"}
+    closed = {i: d for i, d in final.items() if d.get("status") in ("expired", "withdrawn")}
     out += ["", "Matches per area:"]
     for area in Area:
         total = sum(1 for d in posted.values() if area_of(d.payload["service_type"]) == area)
@@ -39,7 +53,7 @@ def print_summary(
 
     waiting: dict[str, list[str]] = defaultdict(list)
     for i, d in final.items():
-        if i not in matched:
+        if i not in matched and i not in closed:
             sample = posted[i]
             waiting[str(d.get("waiting_reason"))].append(
                 f"{sample.person} ({sample.place.street}, {sample.payload['service_type']})"
@@ -57,8 +71,9 @@ def print_summary(
     shown = sorted(matched, key=lambda i: posted[i].key)
     out += [f"  {_describe(posted[i], final[i], offers)}" for i in shown[:8]]
 
+    out += _answers(posted, final, offers, answers)
     out += ["", f"E-mails sent: {emails} (.eml files in {mail_dir})"]
-    out += _expectations(posted, final)
+    out += _expectations(posted, final, answers)
     print_line("\n".join(out))
 
 
@@ -77,13 +92,51 @@ def _describe(sample: SampleDemand, demand: dict[str, Any], offers: dict[str, Sa
     return f"{who} → {offer.payload['title']}, {where}"
 
 
-def _expectations(posted: dict[str, SampleDemand], final: dict[str, dict[str, Any]]) -> list[str]:
-    """How many outcomes are the ones the sample data was designed to produce."""
+def _answers(
+    posted: dict[str, SampleDemand],
+    final: dict[str, dict[str, Any]],
+    offers: dict[str, SampleOffer],
+    answers: Answers,
+) -> list[str]:
+    """The lifecycle: accepted by both, the decline and its re-match, the expiry."""
+    accepted = sum(1 for d in final.values() if (d.get("match") or {}).get("state") == "accepted")
+    out = ["", "Answers given by the links in the e-mails:"]
+    out.append(f"  accepted by both parties  {accepted:>3}")
+    if answers.declined_demand:
+        i = answers.declined_demand
+        declined_offer = offers.get(str(answers.declined_offer))
+        title = declined_offer.payload["title"] if declined_offer else "its offer"
+        out.append(f"  declined by the provider    1   {posted[i].person}'s proposal ({title})")
+        now = final.get(i, {})
+        if now.get("status") == "matched":
+            out.append(f"  re-matched elsewhere        1   {_describe(posted[i], now, offers)}")
+        else:
+            out.append(f"  waiting again               1   because {now.get('waiting_reason')}")
+    if answers.unanswered_demand:
+        i = answers.unanswered_demand
+        state = final.get(i, {}).get("status")
+        out.append(f"  expired unanswered          1   {posted[i].person}'s request is now {state}")
+    return out
+
+
+def _expectations(
+    posted: dict[str, SampleDemand], final: dict[str, dict[str, Any]], answers: Answers
+) -> list[str]:
+    """How many outcomes are the ones the sample data (and the demo's answers) were
+    designed to produce: the unanswered proposal expires; the declined demand is matched
+    again elsewhere or waits with a reason."""
     misses: Counter[str] = Counter()
     for i, sample in posted.items():
         status = final.get(i, {})
         got = "matched" if status.get("status") == "matched" else str(status.get("waiting_reason"))
         want = "matched" if sample.expect == "late" else sample.expect
+        if i == answers.unanswered_demand:
+            got, want = str(status.get("status")), "expired"
+        elif i == answers.declined_demand:
+            offer = (status.get("match") or {}).get("offer_id")
+            got = want = "re-matched or waiting"
+            if status.get("status") not in ("matched", "open") or offer == answers.declined_offer:
+                got = f"{status.get('status')} with offer {offer}"
         if got != want:
             misses[f"{sample.key} expected {want}, got {got}"] += 1
     lines = ["", f"Outcomes as designed: {len(posted) - len(misses)} of {len(posted)}."]
