@@ -20,10 +20,10 @@ from concilia.platform.mongo import connect, ping
 from concilia.platform.outbox import OutboxRelay
 from services.notifier.dispatcher import Dispatcher, DispatchSettings
 from services.notifier.domain.jobs import RetryPolicy
-from services.notifier.handlers import make_handler
-from services.notifier.ledger import Ledger
 from services.notifier.mailer import Mailer, SmtpMailer
 from services.notifier.settings import Settings
+from services.notifier.store import Ledger
+from services.notifier.subscribers import make_handler
 
 GROUP_ID = "concilia-notifier"
 

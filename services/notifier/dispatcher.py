@@ -23,9 +23,9 @@ from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact
 from services.notifier.domain.message import RenderedMail, build_message, render
 from services.notifier.domain.views import provider_view, requester_view
 from services.notifier.domain.wording import language_of
-from services.notifier.ledger import Ledger, StoredContact
 from services.notifier.mailer import Mailer, PermanentMailError
 from services.notifier.metrics import NOTIFICATIONS_UNFINISHED
+from services.notifier.store import Ledger, StoredContact
 
 log = logging.getLogger("concilia.notifier.dispatcher")
 

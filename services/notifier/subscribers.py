@@ -11,7 +11,7 @@ from concilia.contract.matches import MatchEventData, MatchType
 from concilia.platform.consumer import Handler, PoisonMessage, Record
 from services.notifier.domain.jobs import UnusableMatch, plan_jobs
 from services.notifier.domain.wording import language_of
-from services.notifier.ledger import Ledger, StoredContact
+from services.notifier.store import Ledger, StoredContact
 
 
 def make_handler(ledger: Ledger, wake: Callable[[], None]) -> Handler:
