@@ -9,8 +9,20 @@ class NotificationType:
 
 
 class Template:
-    REQUESTER_MATCH = "requester_match"
-    PROVIDER_MATCH = "provider_match"
+    """The e-mails the notifier sends (the `template` of a notification event)."""
+
+    REQUESTER_MATCH = "requester_match"  # match.proposed, with the requester's answer link
+    PROVIDER_MATCH = "provider_match"  # match.proposed, with the provider's answer link
+    # The match lifecycle (DESIGN §8), additive:
+    REQUESTER_ACCEPTED = "requester_accepted"
+    PROVIDER_ACCEPTED = "provider_accepted"
+    REQUESTER_DECLINED = "requester_declined"
+    PROVIDER_DECLINED = "provider_declined"
+    REQUESTER_EXPIRED = "requester_expired"
+    PROVIDER_EXPIRED = "provider_expired"
+    REQUESTER_CANCELLED = "requester_cancelled"
+    PROVIDER_CANCELLED = "provider_cancelled"
+    REQUESTER_WAITING = "requester_waiting"  # match.not_found, once per demand
 
 
 class NotificationEventData(BaseModel):
