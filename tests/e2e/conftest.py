@@ -23,15 +23,23 @@ class RunningStack:
 
 @pytest.fixture(scope="module")
 async def stack(
-    kafka: str, mongodb: str, smtp: tuple[int, Path], stack_home: Path, jwt_secret: str
+    request: pytest.FixtureRequest,
+    kafka: str,
+    mongodb: str,
+    smtp: tuple[int, Path],
+    stack_home: Path,
+    jwt_secret: str,
 ) -> AsyncIterator[RunningStack]:
+    """The four services; a test module may set ANSWER_TTL_SECONDS (the answer window)."""
     smtp_port, mail_dir = smtp
     prefix = f"e2e{free_port()}"
     processes: dict[str, ChildProcess] = {}
-    urls: dict[str, str] = {}
+    ports = {name: free_port() for name in SERVICES}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    ttl = getattr(request.module, "ANSWER_TTL_SECONDS", None)
     try:
         for name in SERVICES:
-            port = free_port()
+            port = ports[name]
             env = {
                 "KAFKA_BOOTSTRAP_SERVERS": kafka,
                 "MONGODB_URL": mongodb,
@@ -43,11 +51,14 @@ async def stack(
                 "SMTP_PORT": str(smtp_port),
                 "MAIL_FROM": "Concilia Isola <noreply@concilia.example>",
                 "OUTBOX_POLL_SECONDS": "0.2",
+                "OFFERS_PUBLIC_URL": urls["offers"],
+                "DEMANDS_PUBLIC_URL": urls["demands"],
+                "DEMANDS_API_URL": urls["demands"],
+                **({"MATCH_ANSWER_TTL_SECONDS": str(ttl)} if ttl is not None else {}),
             }
             processes[name] = service_process(
                 f"services.{name}", env, stack_home / "logs" / prefix, name=name
             ).start()
-            urls[name] = f"http://127.0.0.1:{port}"
         for name, url in urls.items():
             try:
                 await wait_ready(url, timeout=90)

@@ -1,10 +1,6 @@
 """From HTTP POST to the .eml files: offers and demands in Isola become matches and e-mails,
 through the real broker, database and SMTP sink."""
 
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +11,7 @@ from tests.conftest import bearer
 from tests.e2e.conftest import RunningStack
 from tests.support.factories import a_demand, an_offer, slot
 from tests.support.kafka import read_all
+from tests.support.mailbox import mails_to
 from tests.support.places import (
     NAVIGLI,
     PIAZZALE_ARCHINTO,
@@ -31,16 +28,6 @@ WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 PROVIDER = bearer("coop-isola", "provider")
 REQUESTER = bearer("comune-milano-hr", "requester")
 OPERATOR = bearer("ats-milano", "operator")
-
-
-def mails_to(mail_dir: Path, address: str) -> list[EmailMessage]:
-    found = []
-    for path in sorted(mail_dir.glob("*.eml")):
-        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        assert isinstance(message, EmailMessage)
-        if address in str(message["To"]):
-            found.append(message)
-    return found
 
 
 async def post(url: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
