@@ -21,7 +21,7 @@ from tests.support.places import VIA_CONFALONIERI
 
 pytestmark = pytest.mark.e2e
 
-ANSWER_TTL_SECONDS = 4
+ANSWER_TTL_SECONDS = 10
 
 
 class TestAProposalNobodyAnswers:
