@@ -13,6 +13,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from concilia.contract import topics
+from concilia.platform.answer_links import LinkSigner
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app
 from concilia.platform.kafka import broker_running, ensure_topics, make_broker
@@ -20,6 +21,7 @@ from concilia.platform.mongo import connect, ping
 from concilia.platform.outbox import OutboxRelay
 from services.notifier.dispatcher import Dispatcher, DispatchSettings
 from services.notifier.domain.jobs import RetryPolicy
+from services.notifier.links import AnswerLinks
 from services.notifier.mailer import Mailer, SmtpMailer
 from services.notifier.settings import Settings
 from services.notifier.store import Ledger
@@ -31,6 +33,11 @@ GROUP_ID = "concilia-notifier"
 def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
     """The notifier app; `mailer` replaces SMTP (e.g. in tests of failure handling)."""
     name = settings.service_name
+    links = AnswerLinks(
+        LinkSigner(settings.require_secret()),
+        offers_url=settings.offers_public_url,
+        demands_url=settings.demands_public_url,
+    )
     mongo = connect(settings.mongodb_url)
     db = mongo[settings.database]
     ledger = Ledger(mongo, db)
@@ -45,6 +52,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         DispatchSettings(
             mail_from=settings.mail_from,
             base_url=settings.public_base_url,
+            links=links,
             retry=RetryPolicy(
                 max_attempts=settings.mail_max_attempts,
                 base_seconds=settings.mail_backoff_seconds,
@@ -90,7 +98,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
     return create_service_app(
         service=name,
         title="Concilia notifier",
-        description="E-mails both parties of a match, exactly once per party.",
+        description="E-mails both parties of a match at every step of its lifecycle, once each.",
         lifespan=lifespan,
         readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready)],
         reported=[("smtp", mail.check)],

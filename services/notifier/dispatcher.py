@@ -15,14 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from concilia.contract.matches import MatchEventData
+from concilia.contract.matches import MatchEventData, Party
 from concilia.contract.notifications import Template
 from concilia.platform.metrics import EMAILS
 from concilia.platform.mongo import Document
 from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact
+from services.notifier.domain.mails import WITH_ANSWER_LINK, compose
 from services.notifier.domain.message import RenderedMail, build_message, render
-from services.notifier.domain.views import provider_view, requester_view
+from services.notifier.domain.views import Contact, MailRequest
 from services.notifier.domain.wording import language_of
+from services.notifier.links import AnswerLinks
 from services.notifier.mailer import Mailer, PermanentMailError
 from services.notifier.metrics import NOTIFICATIONS_UNFINISHED
 from services.notifier.store import Ledger, StoredContact
@@ -33,7 +35,8 @@ log = logging.getLogger("concilia.notifier.dispatcher")
 @dataclass(frozen=True)
 class DispatchSettings:
     mail_from: str
-    base_url: str
+    base_url: str  # PUBLIC_BASE_URL, the footer link of the requester's mails
+    links: AnswerLinks
     retry: RetryPolicy
     lease: timedelta
     mention_grace: timedelta
@@ -97,14 +100,18 @@ class Dispatcher:
     async def _handle(self, job: Document) -> None:
         recipient = await self._ledger.contact(job["recipient_ref"])
         if recipient is None:  # the contact may come later, on its own topic
-            await self._ledger.wait_for(job, job["recipient_ref"], until=None)
+            await self._wait_or_drop(job, job["recipient_ref"], until=None)
             return
         mentioned: StoredContact | None = None
-        if job["mention_ref"]:
-            mentioned = await self._ledger.contact(job["mention_ref"])
+        if mention_ref := job["mention_ref"]:
+            mentioned = await self._ledger.contact(mention_ref)
+            if mentioned is None and job.get("mention_required"):
+                await self._wait_or_drop(job, mention_ref, until=None)
+                return
             grace_ends = job["created_at"] + self._settings.mention_grace
-            if mentioned is None and _now() < grace_ends:
-                await self._ledger.wait_for(job, job["mention_ref"], until=grace_ends)
+            in_grace = mentioned is None and _now() < grace_ends
+            if in_grace and not await self._ledger.is_erased(mention_ref):
+                await self._ledger.wait_for(job, mention_ref, until=grace_ends)
                 return
         attempts = job["attempts"] + 1
         template = job["template"]
@@ -136,22 +143,33 @@ class Dispatcher:
         self._staged()
         EMAILS.labels(template, "sent").inc()
 
+    async def _wait_or_drop(self, job: Document, ref: str, until: datetime | None) -> None:
+        """Wait for the contact `ref`, unless it was erased: then the mail can never go out."""
+        if await self._ledger.is_erased(ref):
+            if await self._ledger.drop(job, _now()):
+                EMAILS.labels(job["template"], "dropped").inc()
+            return
+        await self._ledger.wait_for(job, ref, until)
+
     def _render(
         self, job: Document, recipient: StoredContact, mentioned: StoredContact | None
     ) -> RenderedMail:
         match = MatchEventData.model_validate(job["match"])
-        lang = language_of(recipient.language)
-        if job["template"] == Template.REQUESTER_MATCH:
-            view = requester_view(
-                match,
-                recipient_name=recipient.name,
-                provider_name=mentioned.name if mentioned else None,
-                lang=lang,
-                base_url=self._settings.base_url,
-            )
-        else:
-            view = provider_view(match, recipient_name=recipient.name, lang=lang)
-        return render(job["template"], view)
+        template = job["template"]
+        answer_url = None
+        if template in WITH_ANSWER_LINK:
+            party = Party.PROVIDER if template == Template.PROVIDER_MATCH else Party.REQUESTER
+            answer_url = self._settings.links.for_party(match, party)
+        request = MailRequest(
+            template=template,
+            match=match,
+            recipient_name=recipient.name,
+            lang=language_of(recipient.language),
+            other=Contact(mentioned.name, mentioned.email) if mentioned else None,
+            answer_url=answer_url,
+            footer_url=self._settings.base_url if template.startswith("requester_") else "",
+        )
+        return render(compose(request))
 
 
 def _now() -> datetime:

@@ -8,7 +8,8 @@ from concilia.platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    """SMTP_HOST, SMTP_PORT, MAIL_FROM (contract) and the dispatcher's tuning knobs."""
+    """SMTP_HOST, SMTP_PORT, MAIL_FROM, OFFERS_PUBLIC_URL, DEMANDS_PUBLIC_URL (contract) and
+    the dispatcher's tuning knobs. AUTH_JWT_SECRET is required: it signs the answer links."""
 
     service_name: ClassVar[str] = "notifier"
     default_port: ClassVar[int] = 8004
@@ -17,6 +18,10 @@ class Settings(ServiceSettings):
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Concilia Isola <noreply@concilia.example>"
+    # Where each party's one-click answer link points (DESIGN §8); PUBLIC_BASE_URL stays the
+    # footer link of the requester's mails.
+    offers_public_url: str = "http://127.0.0.1:8001"
+    demands_public_url: str = "http://127.0.0.1:8002"
     # Retry policy for SMTP failures: attempt n waits base * 2**(n-1), capped.
     mail_max_attempts: int = Field(default=5, ge=1)
     mail_backoff_seconds: float = Field(default=30.0, gt=0)
@@ -24,6 +29,6 @@ class Settings(ServiceSettings):
     # A claimed job whose dispatcher died is claimable again after the lease.
     mail_lease_seconds: float = Field(default=120.0, gt=0)
     dispatch_poll_seconds: float = Field(default=1.0, gt=0)
-    # How long a requester mail waits for the provider's contact (to name the provider)
-    # before it goes out naming only the provider's organisation.
+    # How long a proposal to the requester waits for the provider's contact (to name the
+    # provider) before it goes out naming the offer only.
     mention_grace_seconds: float = Field(default=300.0, ge=0)

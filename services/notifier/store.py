@@ -17,6 +17,7 @@ from concilia.platform.outbox import OutgoingMessage, add_to_outbox, ensure_outb
 from services.notifier.domain.jobs import JobStatus, PlannedJob
 
 CONTACTS = "contacts"
+ERASED = "erased_contacts"  # refs whose contact was erased (a ref only, no personal data)
 JOBS = "notification_jobs"
 SERVICE = "notifier"
 
@@ -40,6 +41,8 @@ class Ledger:
         await ensure_outbox_indexes(self._db)
         await self._db[JOBS].create_index([("status", 1), ("next_attempt_at", 1)])
         await self._db[JOBS].create_index([("waiting_for", 1), ("status", 1)])
+        await self._db[JOBS].create_index([("recipient_ref", 1), ("status", 1)])
+        await self._db[JOBS].create_index([("mention_ref", 1), ("status", 1)])
 
     # -- contacts ----------------------------------------------------------------------
 
@@ -50,14 +53,43 @@ class Ledger:
             {"$set": {**contact.__dict__, "updated_at": now}},
             upsert=True,
         )
+        await self._db[ERASED].delete_one({"_id": contact.ref})
+        await self._free_waiting(contact.ref)
+
+    async def erase_contact(self, ref: str, now: datetime) -> list[str]:
+        """Forget the contact (erasure) and drop the pending jobs that cannot go out without
+        it: those addressed to `ref` and those that must name it. Jobs that would only like
+        to name it are freed to go out without it. Returns the dropped jobs' templates.
+
+        The ref is remembered as erased, so a job planned later for it, or one that was
+        being sent meanwhile, is dropped by the dispatcher instead of waiting for ever."""
+        await self._db[CONTACTS].delete_one({"_id": ref})
+        await self._db[ERASED].update_one(
+            {"_id": ref}, {"$setOnInsert": {"erased_at": now}}, upsert=True
+        )
+        needing = {
+            "status": JobStatus.PENDING,
+            "$or": [{"recipient_ref": ref}, {"mention_ref": ref, "mention_required": True}],
+        }
+        dropped = []
+        async for job in self._db[JOBS].find(needing, {"template": 1}):
+            result = await self._db[JOBS].update_one(
+                {"_id": job["_id"], "status": JobStatus.PENDING},
+                {"$set": _dropped(now)},
+            )
+            if result.modified_count:
+                dropped.append(job["template"])
+        await self._free_waiting(ref)
+        return dropped
+
+    async def is_erased(self, ref: str) -> bool:
+        return await self._db[ERASED].find_one({"_id": ref}) is not None
+
+    async def _free_waiting(self, ref: str) -> None:
         await self._db[JOBS].update_many(
-            {"status": JobStatus.PENDING, "waiting_for": contact.ref},
+            {"status": JobStatus.PENDING, "waiting_for": ref},
             {"$set": {"waiting_for": None, "waiting_until": None}},
         )
-
-    async def erase_contact(self, ref: str) -> bool:
-        """Forget the contact (erasure); jobs keep only the pseudonymous ref."""
-        return (await self._db[CONTACTS].delete_one({"_id": ref})).deleted_count > 0
 
     async def contact(self, ref: str) -> StoredContact | None:
         doc = await self._db[CONTACTS].find_one({"_id": ref})
@@ -78,6 +110,7 @@ class Ledger:
                 "recipient_ref": job.recipient_ref,
                 "template": job.template,
                 "mention_ref": job.mention_ref,
+                "mention_required": job.mention_required,
                 "match": match,
                 "status": JobStatus.PENDING,
                 "attempts": 0,
@@ -129,9 +162,10 @@ class Ledger:
     async def wait_for(self, job: Document, ref: str, until: datetime | None) -> None:
         """Put a claimed job back to wait for contact `ref` (for ever if `until` is None)."""
         await self._release(job, {"waiting_for": ref, "waiting_until": until})
-        # The contact may have arrived between our look-up and the release; its upsert then
-        # missed this job (it was not pending), so look again.
-        if await self.contact(ref) is not None:
+        # The contact may have arrived or been erased between our look-up and the release;
+        # its upsert or tombstone then missed this job (it was not pending), so look again:
+        # a freed job is claimed again and the dispatcher decides with what it finds then.
+        if await self.contact(ref) is not None or await self.is_erased(ref):
             await self._db[JOBS].update_one(
                 {"_id": job["_id"], "status": JobStatus.PENDING, "waiting_for": ref},
                 {"$set": {"waiting_for": None, "waiting_until": None}},
@@ -139,6 +173,15 @@ class Ledger:
 
     async def retry_later(self, job: Document, attempts: int, error: str, at: datetime) -> None:
         await self._release(job, {"attempts": attempts, "last_error": error, "next_attempt_at": at})
+
+    async def drop(self, job: Document, now: datetime) -> bool:
+        """End a claimed job as dropped (a contact it needs was erased); no event is
+        published. False if the lease was lost."""
+        result = await self._db[JOBS].update_one(
+            {"_id": job["_id"], "status": JobStatus.SENDING, "lease_token": job["lease_token"]},
+            {"$set": _dropped(now)},
+        )
+        return result.modified_count > 0
 
     async def _release(self, job: Document, fields: dict[str, Any]) -> None:
         await self._db[JOBS].update_one(
@@ -200,3 +243,14 @@ class Ledger:
 
     async def job(self, job_id: str) -> Document | None:
         return await self._db[JOBS].find_one({"_id": job_id})
+
+
+def _dropped(now: datetime) -> dict[str, Any]:
+    return {
+        "status": JobStatus.DROPPED,
+        "last_error": "contact_erased",
+        "waiting_for": None,
+        "waiting_until": None,
+        "lease_until": None,
+        "updated_at": now,
+    }

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from concilia.contract import topics
 from concilia.contract.contacts import ContactEventData, ContactType
 from concilia.contract.envelope import CloudEvent
-from concilia.contract.matches import MatchEventData, MatchType
+from concilia.contract.matches import MatchEventData
 from concilia.platform.consumer import Handler, PoisonMessage, Record
-from services.notifier.domain.jobs import UnusableMatch, plan_jobs
+from concilia.platform.metrics import EMAILS
+from services.notifier.domain.jobs import UnusableMatch, plan_jobs, with_answer_deadline
 from services.notifier.domain.wording import language_of
 from services.notifier.store import Ledger, StoredContact
 
@@ -32,11 +33,14 @@ def make_handler(ledger: Ledger, wake: Callable[[], None]) -> Handler:
 
 
 async def on_contact(ledger: Ledger, event: CloudEvent | None, record: Record) -> str:
-    """contact.upserted stores the contact; a tombstone (null value) erases it."""
+    """contact.upserted stores the contact; a tombstone (null value) erases it and drops the
+    pending e-mails that cannot go out without it."""
     if event is None:
         if not record.key:
             raise PoisonMessage("tombstone_without_key")
-        await ledger.erase_contact(record.key.decode())
+        dropped = await ledger.erase_contact(record.key.decode(), datetime.now(UTC))
+        for template in dropped:
+            EMAILS.labels(template, "dropped").inc()
         return "erased"
     if event.type != ContactType.UPSERTED:
         raise PoisonMessage("unknown_type", event.type)
@@ -47,15 +51,17 @@ async def on_contact(ledger: Ledger, event: CloudEvent | None, record: Record) -
 
 
 async def on_match(ledger: Ledger, event: CloudEvent | None) -> str:
-    """match.proposed creates the requester's and the provider's e-mail, once each."""
+    """Every match event plans its e-mails (DESIGN §8), once each: redeliveries map onto the
+    same job ids."""
     if event is None:
         raise PoisonMessage("unexpected_tombstone", "welfare.matches.v1 is not compacted")
-    if event.type != MatchType.PROPOSED:
-        return "ignored"
     match = MatchEventData.model_validate(event.data)
+    match = with_answer_deadline(event.type, match, event.time)
     try:
-        planned = plan_jobs(match)
+        planned = plan_jobs(event.type, match)
     except UnusableMatch as exc:
         raise PoisonMessage("invalid_data", str(exc)) from exc
+    if not planned:
+        return "ignored"
     created = await ledger.add_jobs(planned, match.model_dump(mode="json"), datetime.now(UTC))
     return "processed" if created else "duplicate"

@@ -1,4 +1,4 @@
-"""Notification jobs: which e-mails a match asks for, and what happens after an attempt."""
+"""Notification jobs: which e-mails a match event asks for, and what happens after an attempt."""
 
 import re
 from dataclasses import dataclass
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from concilia.contract.envelope import stable_id
-from concilia.contract.matches import MatchEventData
+from concilia.contract.matches import CancelCause, MatchEventData, MatchType
 from concilia.contract.notifications import Template
 
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
@@ -17,21 +17,40 @@ class JobStatus(StrEnum):
     SENDING = "sending"  # claimed by one dispatcher, under a lease
     SENT = "sent"
     FAILED = "failed"
+    DROPPED = "dropped"  # a contact it needs was erased: nobody left to write to
+
+
+# How long a party may answer when match.proposed does not say (DESIGN §8 default).
+DEFAULT_ANSWER_WINDOW = timedelta(hours=72)
+
+_ENDING_TEMPLATES = {
+    MatchType.DECLINED: (Template.REQUESTER_DECLINED, Template.PROVIDER_DECLINED),
+    MatchType.EXPIRED: (Template.REQUESTER_EXPIRED, Template.PROVIDER_EXPIRED),
+    MatchType.CANCELLED: (Template.REQUESTER_CANCELLED, Template.PROVIDER_CANCELLED),
+}
+# A party who ended the match itself is not told about it (DESIGN §8).
+_REQUESTER_OWN_CAUSES = {CancelCause.DEMAND_WITHDRAWN}
+_PROVIDER_OWN_CAUSES = {CancelCause.OFFER_WITHDRAWN, CancelCause.OFFER_EXPIRED}
 
 
 class UnusableMatch(ValueError):
-    """A match.proposed that lacks what the e-mails need (provider, offer or demand)."""
+    """A match event that lacks what its e-mails need (provider, offer or demand)."""
 
 
 @dataclass(frozen=True)
 class PlannedJob:
-    """One e-mail to send: to `recipient_ref`, naming `mention_ref` (the provider) if any."""
+    """One e-mail to send to `recipient_ref`, naming the contact `mention_ref` if any.
+
+    An optional mention (the provider's name in a proposal) waits a grace period for the
+    contact, then the mail goes out without it; a required one (the other side's contact in
+    an accepted mail) waits until the contact arrives or is erased."""
 
     id: str
     match_id: str
     recipient_ref: str
     template: str
-    mention_ref: str | None
+    mention_ref: str | None = None
+    mention_required: bool = False
 
 
 def job_id(match_id: str, recipient_ref: str, template: str) -> str:
@@ -39,25 +58,80 @@ def job_id(match_id: str, recipient_ref: str, template: str) -> str:
     return stable_id(match_id, recipient_ref, template)
 
 
-def plan_jobs(match: MatchEventData) -> list[PlannedJob]:
-    """The two e-mails of a proposed match: one to the requester, one to the provider."""
+def waiting_job_id(demand_id: str) -> str:
+    """The one id of a demand's waiting e-mail: every match.not_found of it maps onto it."""
+    return stable_id("demand", demand_id, Template.REQUESTER_WAITING)
+
+
+def plan_jobs(event_type: str, match: MatchEventData) -> list[PlannedJob]:
+    """The e-mails a match event asks for (DESIGN §8); none for a type without e-mails."""
+    if event_type == MatchType.NOT_FOUND:
+        return [_waiting(match)]
+    if event_type == MatchType.PROPOSED:
+        provider_ref = _usable(event_type, match)
+        return [
+            _job(match, match.requester_ref, Template.REQUESTER_MATCH, provider_ref, False),
+            _job(match, provider_ref, Template.PROVIDER_MATCH),
+        ]
+    if event_type == MatchType.ACCEPTED:
+        provider_ref = _usable(event_type, match)
+        return [
+            _job(match, match.requester_ref, Template.REQUESTER_ACCEPTED, provider_ref, True),
+            _job(match, provider_ref, Template.PROVIDER_ACCEPTED, match.requester_ref, True),
+        ]
+    if event_type in _ENDING_TEMPLATES:
+        provider_ref = _usable(event_type, match)
+        to_requester, to_provider = _ENDING_TEMPLATES[event_type]
+        planned = []
+        if match.cause not in _REQUESTER_OWN_CAUSES:
+            planned.append(_job(match, match.requester_ref, to_requester))
+        if match.cause not in _PROVIDER_OWN_CAUSES:
+            planned.append(_job(match, provider_ref, to_provider))
+        return planned
+    return []
+
+
+def with_answer_deadline(
+    event_type: str, match: MatchEventData, event_time: datetime
+) -> MatchEventData:
+    """A proposal with its `expires_at` set: as published, else its proposed time (or the
+    event's) + 72 h. Other events are returned as they are."""
+    if event_type != MatchType.PROPOSED or match.expires_at is not None:
+        return match
+    proposed_at = match.proposed_at or event_time
+    return match.model_copy(update={"expires_at": proposed_at + DEFAULT_ANSWER_WINDOW})
+
+
+def _usable(event_type: str, match: MatchEventData) -> str:
     if match.provider_ref is None or match.offer is None or match.demand is None:
-        raise UnusableMatch("match.proposed needs provider_ref, offer and demand")
-    requester = PlannedJob(
-        id=job_id(match.match_id, match.requester_ref, Template.REQUESTER_MATCH),
+        raise UnusableMatch(f"{event_type} needs provider_ref, offer and demand")
+    return match.provider_ref
+
+
+def _job(
+    match: MatchEventData,
+    recipient_ref: str,
+    template: str,
+    mention_ref: str | None = None,
+    mention_required: bool = False,
+) -> PlannedJob:
+    return PlannedJob(
+        id=job_id(match.match_id, recipient_ref, template),
+        match_id=match.match_id,
+        recipient_ref=recipient_ref,
+        template=template,
+        mention_ref=mention_ref,
+        mention_required=mention_required,
+    )
+
+
+def _waiting(match: MatchEventData) -> PlannedJob:
+    return PlannedJob(
+        id=waiting_job_id(match.demand_id),
         match_id=match.match_id,
         recipient_ref=match.requester_ref,
-        template=Template.REQUESTER_MATCH,
-        mention_ref=match.provider_ref,
+        template=Template.REQUESTER_WAITING,
     )
-    provider = PlannedJob(
-        id=job_id(match.match_id, match.provider_ref, Template.PROVIDER_MATCH),
-        match_id=match.match_id,
-        recipient_ref=match.provider_ref,
-        template=Template.PROVIDER_MATCH,
-        mention_ref=None,
-    )
-    return [requester, provider]
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,14 @@ def environment() -> Environment:
     )
 
 
-def render(template: str, view: MailView) -> RenderedMail:
-    """The text and HTML parts of `template` (e.g. `requester_match`) in the view's language."""
+def render(view: MailView) -> RenderedMail:
+    """The text and HTML parts of a view: one layout per part, the words are the view's."""
     env = environment()
-    context = {"view": view, "greeting_name": view.greeting_name, **view.fields}
+    context = {"view": view}
     return RenderedMail(
         subject=view.subject,
-        text=env.get_template(f"{template}.{view.lang}.txt.j2").render(context),
-        html=env.get_template(f"{template}.{view.lang}.html.j2").render(context),
+        text=env.get_template("mail.txt.j2").render(context),
+        html=env.get_template("mail.html.j2").render(context),
     )
 
 

@@ -1,7 +1,9 @@
-"""Numbers, hours, prices and service types in plain Italian or English words."""
+"""Numbers, hours, prices, dates and service types in plain Italian or English words."""
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from concilia.contract.common import Day, WeeklySlot
 from concilia.contract.taxonomy import ServiceType
@@ -123,3 +125,58 @@ def hours(slots: Sequence[WeeklySlot], lang: str) -> list[str]:
         f"{', '.join(names[d] for d in dict.fromkeys(days))} {start}–{end}"
         for (start, end), days in ordered
     ]
+
+
+ROME = ZoneInfo("Europe/Rome")
+
+MONTH_NAMES = {
+    "it": [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+
+
+def count(n: int, one: str, many: str) -> str:
+    """`1 posto`, `2 posti`: the number with the noun in the right number."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def quoted(title: str, lang: str) -> str:
+    """A title inside the running text: «…» in Italian, “…” in English."""
+    return f"«{title}»" if lang == "it" else f"“{title}”"
+
+
+def deadline(moment: datetime, lang: str) -> str:
+    """A moment as the reader says it, in Milan's time: `giovedì 28 novembre alle 14:30`,
+    `Thursday 28 November at 14:30 (Italian time)`."""
+    local = moment.astimezone(ROME)
+    day = DAY_NAMES[lang][_DAY_ORDER[local.weekday()]]
+    month = MONTH_NAMES[lang][local.month - 1]
+    if lang == "it":
+        return f"{day} {local.day} {month} alle {local:%H:%M}"
+    return f"{day} {local.day} {month} at {local:%H:%M} (Italian time)"
