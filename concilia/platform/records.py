@@ -9,11 +9,11 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
-from concilia.platform.changes import Change, Document, InvalidChange
+from concilia.platform.changes import Change, Document, InvalidChange, now_ms
 from concilia.platform.mongo import Database, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_to_outbox
 
@@ -21,6 +21,8 @@ IDEMPOTENCY = "idempotency_keys"
 # A client retries a POST within minutes; keys are remembered for a day, as common APIs do.
 IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600
 Decide = Callable[[Document], Change | None]
+CreateT = TypeVar("CreateT")
+UpdateT = TypeVar("UpdateT")
 
 
 class NotFound(Exception):
@@ -187,3 +189,58 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidChange(
             [{"field": "cursor", "message": "not a cursor this API returned", "type": "cursor"}]
         ) from exc
+
+
+@dataclass(frozen=True)
+class RecordRules(Generic[CreateT, UpdateT]):
+    """The pure rules a kind of record (offers, demands) brings to a RecordKeeper."""
+
+    new: Callable[[CreateT, str, datetime], Change]
+    revise: Callable[[Document, UpdateT, int | None, datetime], Change | None]
+    withdraw: Callable[[Document, datetime], Change | None]
+
+
+class RecordKeeper(Generic[CreateT, UpdateT]):
+    """The operations every record API offers (create, read, list, revise, withdraw), each
+    decided by the kind's pure rules; a service's store subclasses it and adds its own."""
+
+    def __init__(self, records: RecordStore, rules: RecordRules[CreateT, UpdateT]) -> None:
+        self.records = records
+        self.rules = rules
+
+    async def create(
+        self, payload: CreateT, organization_id: str, key: IdempotencyKey | None
+    ) -> Outcome:
+        return await self.records.create(
+            lambda: self.rules.new(payload, organization_id, now_ms()), key
+        )
+
+    async def get(self, record_id: str, scope: Mapping[str, Any]) -> Document:
+        return await self.records.get(record_id, scope)
+
+    async def page(
+        self,
+        scope: Mapping[str, Any],
+        service_type: str | None,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Document], str | None]:
+        filters = where(scope, service_type=service_type, status=status)
+        return await self.records.page(filters, limit, cursor)
+
+    async def revise(
+        self,
+        record_id: str,
+        scope: Mapping[str, Any],
+        update: UpdateT,
+        expected_version: int | None,
+    ) -> Outcome:
+        return await self.records.change(
+            record_id, scope, lambda d: self.rules.revise(d, update, expected_version, now_ms())
+        )
+
+    async def withdraw(self, record_id: str, scope: Mapping[str, Any]) -> Outcome:
+        return await self.records.change(
+            record_id, scope, lambda d: self.rules.withdraw(d, now_ms())
+        )

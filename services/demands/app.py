@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from concilia.contract import topics
+from concilia.platform.answer_links import LinkSigner
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app, principal_dependency
 from concilia.platform.kafka import broker_running, make_broker
@@ -14,6 +15,7 @@ from concilia.platform.mongo import Database, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from concilia.platform.record_api import install_record_handlers
 from concilia.platform.records import RecordStore
+from services.demands.links import requester_links_router
 from services.demands.routes import demands_router
 from services.demands.settings import Settings
 from services.demands.store import COLLECTION, DemandStore
@@ -68,6 +70,7 @@ def create_app(
     )
     install_record_handlers(app)
     app.include_router(demands_router(store, principal_dependency(secret)))
+    app.include_router(requester_links_router(store, LinkSigner(secret)))
     app.state.store = store
     return app
 

@@ -1,5 +1,5 @@
-"""Demand rules, free of I/O: submitting, revising (merge + revalidate), withdrawing, what
-the matcher's answers change, and the events each change emits."""
+"""Demand rules, free of I/O: submitting, revising (merge + revalidate), withdrawing, and
+the events each change emits. What the match lifecycle changes is in domain_matches."""
 
 import secrets
 from datetime import datetime
@@ -13,9 +13,7 @@ from concilia.contract.demands import (
     DemandStatus,
     DemandType,
     DemandUpdate,
-    MatchSummary,
 )
-from concilia.contract.matches import MatchEventData
 from concilia.contract.taxonomy import area_of
 from concilia.platform.changes import (
     Change,
@@ -84,39 +82,6 @@ def withdraw(demand: Document, now: datetime) -> Change | None:
         changed,
         [demand_event(changed, DemandType.WITHDRAWN), contact_erased(demand["requester_ref"])],
     )
-
-
-def apply_match(demand: Document, match: MatchEventData, at: datetime) -> Change | None:
-    """An open demand becomes matched, once per match_id; None for a repeat or a demand
-    that is no longer open (e.g. withdrawn meanwhile). A view of the matcher's own fact:
-    no demand event is emitted."""
-    if match.match_id in demand["applied_matches"] or demand["status"] != DemandStatus.OPEN:
-        return None
-    summary = MatchSummary(
-        match_id=match.match_id,
-        offer_id=match.offer_id or "",
-        score=match.score,
-        reasons=match.reasons,
-        seats=match.seats,
-        matched_at=at,
-    )
-    return Change(
-        revised(
-            demand,
-            at,
-            status=DemandStatus.MATCHED.value,
-            match=summary.model_dump(),
-            waiting_reason=None,
-            applied_matches=[*demand["applied_matches"], match.match_id],
-        )
-    )
-
-
-def note_waiting(demand: Document, reason: str, at: datetime) -> Change | None:
-    """Remember why no offer fits an open demand yet; None if not open or already known."""
-    if demand["status"] != DemandStatus.OPEN or demand["waiting_reason"] == reason:
-        return None
-    return Change(revised(demand, at, waiting_reason=reason))
 
 
 def payload_of(demand: Document) -> Document:

@@ -1,65 +1,50 @@
 """Demands in MongoDB: every change and its outbox events in one transaction."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from concilia.contract.demands import DemandCreate, DemandStatus, DemandUpdate
-from concilia.contract.matches import MatchEventData
-from concilia.contract.taxonomy import ServiceType
-from concilia.platform.changes import Document, now_ms
-from concilia.platform.records import IdempotencyKey, Outcome, RecordStore, where
-from services.demands import domain
+from concilia.contract.demands import DemandCreate, DemandUpdate
+from concilia.contract.matches import Answer, MatchEventData
+from concilia.platform.changes import now_ms
+from concilia.platform.records import Outcome, RecordKeeper, RecordRules, RecordStore
+from services.demands import domain, domain_matches
 
 COLLECTION = "demands"
+RULES = RecordRules(domain.new_demand, domain.revise, domain.withdraw)
 
 
-class DemandStore:
+class DemandStore(RecordKeeper[DemandCreate, DemandUpdate]):
     """The demands collection, changed only through the domain's decisions."""
 
     def __init__(self, records: RecordStore) -> None:
-        self.records = records
+        super().__init__(records, RULES)
 
-    async def submit(
-        self, payload: DemandCreate, organization_id: str, key: IdempotencyKey | None
-    ) -> Outcome:
-        return await self.records.create(
-            lambda: domain.new_demand(payload, organization_id, now_ms()), key
-        )
-
-    async def get(self, demand_id: str, scope: dict[str, Any]) -> Document:
-        return await self.records.get(demand_id, scope)
-
-    async def page(
-        self,
-        scope: dict[str, Any],
-        service_type: ServiceType | None,
-        status: DemandStatus | None,
-        limit: int,
-        cursor: str | None,
-    ) -> tuple[list[Document], str | None]:
-        filters = where(scope, service_type=service_type, status=status)
-        return await self.records.page(filters, limit, cursor)
-
-    async def revise(
-        self,
-        demand_id: str,
-        scope: dict[str, Any],
-        update: DemandUpdate,
-        expected_version: int | None,
-    ) -> Outcome:
+    async def apply_match_event(self, type_: str, data: MatchEventData, at: datetime) -> Outcome:
+        """Apply a match.* event to the demand it names (raises NotFound for another's)."""
         return await self.records.change(
-            demand_id, scope, lambda d: domain.revise(d, update, expected_version, now_ms())
-        )
-
-    async def withdraw(self, demand_id: str, scope: dict[str, Any]) -> Outcome:
-        return await self.records.change(demand_id, scope, lambda d: domain.withdraw(d, now_ms()))
-
-    async def apply_match(self, match: MatchEventData, at: datetime) -> Outcome:
-        return await self.records.change(
-            match.demand_id, {}, lambda d: domain.apply_match(d, match, at)
+            data.demand_id, {}, lambda d: domain_matches.apply_match_event(d, type_, data, at)
         )
 
     async def note_waiting(self, demand_id: str, reason: str, at: datetime) -> Outcome:
         return await self.records.change(
-            demand_id, {}, lambda d: domain.note_waiting(d, reason, at)
+            demand_id, {}, lambda d: domain_matches.note_waiting(d, reason, at)
+        )
+
+    async def answer(
+        self,
+        demand_id: str,
+        scope: Mapping[str, Any],
+        given: Answer,
+        *,
+        match_id: str | None = None,
+        single_use: bool = False,
+    ) -> Outcome:
+        """The requester's answer, kept and published in one transaction."""
+        return await self.records.change(
+            demand_id,
+            scope,
+            lambda d: domain_matches.answer(
+                d, given, now_ms(), match_id=match_id, single_use=single_use
+            ),
         )

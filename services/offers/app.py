@@ -4,10 +4,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from concilia.contract import topics
+from concilia.platform.answer_links import LinkSigner
 from concilia.platform.consumer import subscribe
 from concilia.platform.http import create_service_app, principal_dependency
 from concilia.platform.kafka import broker_running, make_broker
@@ -16,6 +18,8 @@ from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from concilia.platform.record_api import install_record_handlers
 from concilia.platform.records import RecordStore
 from services.offers.expiry import run_expiry
+from services.offers.links import provider_links_router
+from services.offers.requesters import Requesters
 from services.offers.routes import offers_router
 from services.offers.settings import Settings
 from services.offers.store import COLLECTION, OfferStore
@@ -31,9 +35,13 @@ def create_app(
     *,
     relay: RelayFactory | None = None,
     broker: KafkaBroker | None = None,
+    demands_http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
-    """The offers API; `relay` and `broker` replace the defaults (tests point them elsewhere)."""
+    """The offers API; `relay`, `broker` and `demands_http` (the client the demands API is
+    asked through) replace the defaults (tests point them elsewhere)."""
     secret = settings.require_secret()
+    http = demands_http or httpx.AsyncClient(timeout=5)
+    requesters = Requesters(http, settings.demands_api_url, secret)
     client = connect(settings.mongodb_url)
     db = client[settings.database]
     outbox_relay = (relay or _default_relay(settings))(db)
@@ -60,6 +68,8 @@ def create_app(
                 await expiry
             await outbox_relay.stop()
             await client.close()
+            if demands_http is None:
+                await http.aclose()
 
     async def kafka_ready() -> None:
         if not await kafka.ping(timeout=2):
@@ -73,7 +83,8 @@ def create_app(
         readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_ready)],
     )
     install_record_handlers(app)
-    app.include_router(offers_router(store, principal_dependency(secret)))
+    app.include_router(offers_router(store, principal_dependency(secret), requesters))
+    app.include_router(provider_links_router(store, LinkSigner(secret)))
     app.state.store = store
     return app
 

@@ -1,10 +1,12 @@
 """Offer rules, free of I/O: publishing, revising (merge + revalidate), withdrawing,
-expiring, the capacity view and the events each change emits."""
+expiring, the capacity view and the events each change emits. What the match lifecycle
+changes on an offer is in domain_matches."""
 
 import secrets
 from datetime import date, datetime
 
 from concilia.contract import topics
+from concilia.contract.matches import LIVE_STATES, MatchState
 from concilia.contract.offers import (
     OfferCreate,
     OfferEventData,
@@ -42,8 +44,7 @@ def new_offer(payload: OfferCreate, organization_id: str, now: datetime) -> Chan
         "created_at": now,
         "updated_at": now,
         "area": area_of(payload.service_type).value,
-        "reserved": 0,
-        "applied_matches": [],
+        "matches": [],
         **payload.model_dump(mode="json"),
     }
     return Change(offer, [offer_event(offer, OfferType.PUBLISHED), _contact(offer)])
@@ -61,6 +62,11 @@ def revise(
     payload = merged_payload(OfferCreate, current, update)
     if payload == current:
         return None
+    if payload["capacity"] < accepted_seats(offer):
+        raise Conflict(
+            f"capacity {payload['capacity']} is below the {accepted_seats(offer)} seats of "
+            "accepted matches"
+        )
     changed = revised(offer, now, **payload)
     changed["status"] = capacity_status(changed).value
     messages = [offer_event(changed, OfferType.UPDATED)]
@@ -93,24 +99,22 @@ def expire(offer: Document, today: date, now: datetime) -> Change | None:
     return Change(changed, [offer_event(changed, OfferType.EXPIRED)])
 
 
-def reserve(offer: Document, match_id: str, seats: int, now: datetime) -> Change | None:
-    """Reserve `seats` for a proposed match, once per match_id. The capacity view is
-    derived state: it emits no offer event (the matcher keeps its own seat accounting)."""
-    if match_id in offer["applied_matches"]:
-        return None
-    changed = revised(
-        offer,
-        now,
-        reserved=offer["reserved"] + seats,
-        applied_matches=[*offer["applied_matches"], match_id],
+def held_seats(offer: Document) -> int:
+    """Seats held by the offer's live matches (proposed or accepted)."""
+    live = {s.value for s in LIVE_STATES}
+    return sum(int(m["seats"]) for m in offer.get("matches", []) if m["state"] in live)
+
+
+def accepted_seats(offer: Document) -> int:
+    """Seats of accepted matches: a capacity cut may not go below these (DESIGN §8)."""
+    return sum(
+        int(m["seats"]) for m in offer.get("matches", []) if m["state"] == MatchState.ACCEPTED
     )
-    changed["status"] = capacity_status(changed).value
-    return Change(changed)
 
 
 def remaining_capacity(offer: Document) -> int:
-    """Seats still free: capacity minus reserved seats, never below zero."""
-    return max(int(offer["capacity"]) - int(offer["reserved"]), 0)
+    """Seats still free: capacity minus held seats, never below zero."""
+    return max(int(offer["capacity"]) - held_seats(offer), 0)
 
 
 def capacity_status(offer: Document) -> OfferStatus:
@@ -133,9 +137,12 @@ def public(offer: Document) -> OfferPublic:
 
 
 def event_data(offer: Document) -> OfferEventData:
-    """The public event payload: everything but the contact, plus the provider_ref."""
-    fields = {k: v for k, v in offer.items() if k != "contact"}
-    return OfferEventData.model_validate({**fields, "id": offer["_id"]})
+    """The public event payload: everything but the contact and the matches, plus the
+    provider_ref and the remaining capacity."""
+    fields = {k: v for k, v in offer.items() if k not in ("contact", "matches")}
+    return OfferEventData.model_validate(
+        {**fields, "id": offer["_id"], "remaining_capacity": remaining_capacity(offer)}
+    )
 
 
 def offer_event(offer: Document, type_: str) -> OutgoingMessage:

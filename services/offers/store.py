@@ -1,61 +1,45 @@
 """Offers in MongoDB: every change and its outbox events in one transaction."""
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
-from concilia.contract.offers import OfferCreate, OfferStatus, OfferUpdate
-from concilia.contract.taxonomy import ServiceType
-from concilia.platform.changes import Document, now_ms
-from concilia.platform.records import IdempotencyKey, Outcome, RecordStore, where
-from services.offers import domain
+from concilia.contract.matches import Answer, MatchEventData
+from concilia.contract.offers import OfferCreate, OfferUpdate
+from concilia.platform.changes import now_ms
+from concilia.platform.records import Outcome, RecordKeeper, RecordRules, RecordStore
+from services.offers import domain, domain_matches
 
 COLLECTION = "offers"
+RULES = RecordRules(domain.new_offer, domain.revise, domain.withdraw)
 
 
-class OfferStore:
+class OfferStore(RecordKeeper[OfferCreate, OfferUpdate]):
     """The offers collection, changed only through the domain's decisions."""
 
     def __init__(self, records: RecordStore) -> None:
-        self.records = records
+        super().__init__(records, RULES)
 
-    async def publish(
-        self, payload: OfferCreate, organization_id: str, key: IdempotencyKey | None
-    ) -> Outcome:
-        return await self.records.create(
-            lambda: domain.new_offer(payload, organization_id, now_ms()), key
+    async def apply_match_event(self, type_: str, data: MatchEventData, at: datetime) -> Outcome:
+        """Apply a match.* event to the offer it names (raises NotFound for another's)."""
+        return await self.records.change(
+            data.offer_id or "", {}, lambda o: domain_matches.apply_match_event(o, type_, data, at)
         )
 
-    async def get(self, offer_id: str, scope: dict[str, Any]) -> Document:
-        return await self.records.get(offer_id, scope)
-
-    async def page(
-        self,
-        scope: dict[str, Any],
-        service_type: ServiceType | None,
-        status: OfferStatus | None,
-        limit: int,
-        cursor: str | None,
-    ) -> tuple[list[Document], str | None]:
-        filters = where(scope, service_type=service_type, status=status)
-        return await self.records.page(filters, limit, cursor)
-
-    async def revise(
+    async def answer(
         self,
         offer_id: str,
-        scope: dict[str, Any],
-        update: OfferUpdate,
-        expected_version: int | None,
+        scope: Mapping[str, Any],
+        match_id: str,
+        given: Answer,
+        *,
+        single_use: bool = False,
     ) -> Outcome:
+        """The provider's answer, kept and published in one transaction."""
         return await self.records.change(
-            offer_id, scope, lambda o: domain.revise(o, update, expected_version, now_ms())
-        )
-
-    async def withdraw(self, offer_id: str, scope: dict[str, Any]) -> Outcome:
-        return await self.records.change(offer_id, scope, lambda o: domain.withdraw(o, now_ms()))
-
-    async def reserve(self, offer_id: str, match_id: str, seats: int) -> Outcome:
-        return await self.records.change(
-            offer_id, {}, lambda o: domain.reserve(o, match_id, seats, now_ms())
+            offer_id,
+            scope,
+            lambda o: domain_matches.answer(o, match_id, given, now_ms(), single_use=single_use),
         )
 
     async def expire_due(self, today: date) -> int:

@@ -380,7 +380,8 @@ class TestPrivacy:
 
 class TestCapacity:
     async def test_a_proposed_match_reserves_seats_once(self, api: Api, org: str) -> None:
-        """match.proposed delivered twice reserves once; full at zero, open again on PATCH."""
+        """match.proposed delivered twice holds once; full at zero (offer.updated), open
+        again on PATCH (offer.updated)."""
         offer = await publish(api, org, capacity=2)
         kafka = api.settings.kafka_bootstrap_servers
         match_id = f"m_{uuid.uuid4().hex[:8]}"
@@ -409,8 +410,18 @@ class TestCapacity:
         raised = await api.http.patch(url, json={"capacity": 5}, headers=provider(org))
         assert (raised.json()["remaining_capacity"], raised.json()["status"]) == (3, "open")
         await eventually(lambda: offer_events(kafka, offer["id"], "offer.updated"))
+
+        async def updates() -> list[dict[str, Any]] | None:
+            found = await offer_events(kafka, offer["id"], "offer.updated")
+            return found if len(found) == 2 else None
+
+        full_then_open = await eventually(updates, what="two offer.updated")
+        assert [(e["data"]["status"], e["data"]["remaining_capacity"]) for e in full_then_open] == [
+            ("full", 0),
+            ("open", 3),
+        ]
         types = [e["type"] for e in await offer_events(kafka, offer["id"])]
-        assert types == ["offer.published", "offer.updated"]
+        assert types == ["offer.published", "offer.updated", "offer.updated"]
 
 
 class TestOutbox:

@@ -1,6 +1,6 @@
 """Readable HTTP payloads: `an_offer(service_type="childcare", near=VIA_BORSIERI)`."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tests.support.places import PIAZZALE_ARCHINTO, VIA_BORSIERI, Place
@@ -73,3 +73,51 @@ def a_demand(
     }
     demand.update(overrides)
     return demand
+
+
+def a_match_event(
+    match_id: str,
+    *,
+    offer_id: str = "off_0123456789abcdef",
+    demand_id: str = "dem_0123456789abcdef",
+    service_type: str = "after_school",
+    seats: int = 1,
+    proposed_at: datetime | None = None,
+    ttl: timedelta = timedelta(hours=72),
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The data of a match.* event as the matcher publishes it (proposal fields, state)."""
+    at = proposed_at or datetime.now(UTC)
+    data: dict[str, Any] = {
+        "match_id": match_id,
+        "offer_id": offer_id,
+        "demand_id": demand_id,
+        "service_type": service_type,
+        "score": 0.8,
+        "reasons": {"distance_km": 0.4, "minutes_covered": 240},
+        "seats": seats,
+        "provider_ref": "prv_0000",
+        "requester_ref": "req_0000",
+        "offer": {
+            "title": "Doposcuola in Isola",
+            "organization_id": "coop-isola-ragazzi",
+            "address": "Piazzale Archinto 9, Milano",
+            "remote": False,
+            "availability": WEEKDAYS_AFTERNOON,
+            "price_eur": 120,
+            "price_unit": "month",
+            "welfare_eligible": True,
+        },
+        "demand": {
+            "organization_id": "genitori-isola",
+            "needed": [slot("mon", "16:30", "18:30")],
+            "seats": seats,
+            "beneficiary_age": 8,
+            "languages": ["it"],
+        },
+        "state": "proposed",
+        "proposed_at": at.isoformat(),
+        "expires_at": (at + ttl).isoformat(),
+    }
+    data.update(overrides)
+    return data

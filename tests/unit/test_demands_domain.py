@@ -8,7 +8,7 @@ from concilia.contract import topics
 from concilia.contract.demands import DemandCreate, DemandUpdate
 from concilia.contract.matches import MatchEventData
 from concilia.platform.changes import Conflict, Document
-from services.demands import domain
+from services.demands import domain, domain_matches
 from tests.support.factories import a_demand
 from tests.support.places import VIA_BORSIERI
 
@@ -91,22 +91,23 @@ class TestMatchStatus:
     def test_a_proposal_matches_an_open_demand_once(self) -> None:
         """matched with the summary; the same match_id again is no change; no event."""
         demand = submitted()
-        change = domain.apply_match(demand, proposal("m1", demand), LATER)
+        change = domain_matches.propose(demand, proposal("m1", demand), LATER)
         assert change is not None
         assert change.messages == []
         assert change.document["status"] == "matched"
         assert change.document["match"]["match_id"] == "m1"
-        assert domain.apply_match(change.document, proposal("m1", demand), LATER) is None
+        assert domain_matches.propose(change.document, proposal("m1", demand), LATER) is None
 
     def test_a_withdrawn_demand_ignores_a_proposal(self) -> None:
         """A late proposal does not resurrect a withdrawn demand."""
         withdrawn = {**submitted(), "status": "withdrawn"}
-        assert domain.apply_match(withdrawn, proposal("m1", withdrawn), LATER) is None
+        assert domain_matches.propose(withdrawn, proposal("m1", withdrawn), LATER) is None
 
     def test_not_found_sets_the_waiting_reason_while_open(self) -> None:
         """waiting_reason follows the last match.not_found; unchanged reason is no change."""
-        change = domain.note_waiting(submitted(), "too_far", LATER)
+        change = domain_matches.note_waiting(submitted(), "too_far", LATER)
         assert change is not None
         assert change.document["waiting_reason"] == "too_far"
-        assert domain.note_waiting(change.document, "too_far", LATER) is None
-        assert domain.note_waiting({**submitted(), "status": "matched"}, "full", LATER) is None
+        assert domain_matches.note_waiting(change.document, "too_far", LATER) is None
+        matched = {**submitted(), "status": "matched"}
+        assert domain_matches.note_waiting(matched, "full", LATER) is None

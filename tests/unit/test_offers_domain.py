@@ -5,13 +5,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from concilia.contract import topics
+from concilia.contract.matches import MatchEventData
 from concilia.contract.offers import OfferCreate, OfferUpdate
 from concilia.platform.changes import Conflict, Document, InvalidChange
-from services.offers import domain
-from tests.support.factories import an_offer
+from services.offers import domain, domain_matches
+from tests.support.factories import a_match_event, an_offer
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
+
+
+def proposal(match_id: str, seats: int) -> MatchEventData:
+    return MatchEventData.model_validate(a_match_event(match_id, seats=seats))
 
 
 def published(**overrides: object) -> Document:
@@ -109,16 +114,23 @@ class TestWithdrawalAndExpiry:
 
 
 class TestCapacity:
-    def test_a_match_reserves_seats_once_and_emits_nothing(self) -> None:
-        """Reservation is derived state: no event, and a repeated match_id changes nothing."""
-        change = domain.reserve(published(capacity=3), "m1", 2, LATER)
+    def test_a_proposal_holds_seats_once(self) -> None:
+        """Seats are held by live matches; a repeated match.proposed changes nothing."""
+        change = domain_matches.apply_match_event(
+            published(capacity=3), "match.proposed", proposal("m1", 2), LATER
+        )
         assert change is not None
-        assert (domain.remaining_capacity(change.document), change.messages) == (1, [])
-        assert domain.reserve(change.document, "m1", 2, LATER) is None
+        assert domain.remaining_capacity(change.document) == 1
+        again = domain_matches.apply_match_event(
+            change.document, "match.proposed", proposal("m1", 2), LATER
+        )
+        assert again is None
 
     def test_the_offer_is_full_at_zero_and_never_below(self) -> None:
-        """Over-reservation shows 0 remaining and status full."""
-        change = domain.reserve(published(capacity=2), "m1", 3, LATER)
+        """Over-holding shows 0 remaining and status full."""
+        change = domain_matches.apply_match_event(
+            published(capacity=2), "match.proposed", proposal("m1", 3), LATER
+        )
         assert change is not None
         assert (domain.remaining_capacity(change.document), change.document["status"]) == (
             0,
@@ -126,8 +138,10 @@ class TestCapacity:
         )
 
     def test_raising_capacity_reopens_a_full_offer(self) -> None:
-        """A PATCH of capacity above the reserved seats makes it open again."""
-        full = domain.reserve(published(capacity=2), "m1", 2, LATER)
+        """A PATCH of capacity above the held seats makes it open again."""
+        full = domain_matches.apply_match_event(
+            published(capacity=2), "match.proposed", proposal("m1", 2), LATER
+        )
         assert full is not None
         change = domain.revise(full.document, OfferUpdate(capacity=4), None, LATER)
         assert change is not None

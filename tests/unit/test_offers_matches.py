@@ -1,4 +1,4 @@
-"""The offers service's matches handler without Kafka: which events reserve, which are
+"""The offers service's matches handler without Kafka: which events it keeps, which are
 ignored, which are poison."""
 
 from typing import Any
@@ -13,19 +13,22 @@ from services.offers.subscribers import match_handler
 
 
 class FakeStore:
-    """Records reservations; knows only the offers it is given."""
+    """Records applied (type, offer, match, seats) once; knows only the offers it is given."""
 
     def __init__(self, known: set[str]) -> None:
         self.known = known
         self.reserved: list[tuple[str, str, int]] = []
+        self.applied: list[tuple[str, str]] = []
 
-    async def reserve(self, offer_id: str, match_id: str, seats: int) -> Outcome:
-        if offer_id not in self.known:
-            raise NotFound(offer_id)
-        first = (offer_id, match_id, seats) not in self.reserved
+    async def apply_match_event(self, type_: str, data: Any, at: Any) -> Outcome:
+        if data.offer_id not in self.known:
+            raise NotFound(data.offer_id)
+        first = (type_, data.match_id) not in self.applied
         if first:
-            self.reserved.append((offer_id, match_id, seats))
-        document: Document = {"_id": offer_id}
+            self.applied.append((type_, data.match_id))
+            if type_ == "match.proposed":
+                self.reserved.append((data.offer_id, data.match_id, data.seats))
+        document: Document = {"_id": data.offer_id}
         return Outcome(document, changed=first)
 
 
@@ -53,9 +56,19 @@ class TestMatchHandler:
         assert await handle(event("match.proposed"), None) == "duplicate"
         assert store.reserved == [("off_1", "m1", 2)]
 
-    @pytest.mark.parametrize("type_", ["match.not_found", "match.accepted", "match.someday"])
+    @pytest.mark.parametrize(
+        "type_", ["match.accepted", "match.declined", "match.expired", "match.cancelled"]
+    )
+    async def test_lifecycle_events_are_kept_once(self, type_: str) -> None:
+        """Every lifecycle event reaches the offer's matches once, then is a duplicate."""
+        store = FakeStore({"off_1"})
+        assert await match_handler(store)(event(type_), None) == "processed"
+        assert await match_handler(store)(event(type_), None) == "duplicate"
+        assert store.applied == [(type_, "m1")]
+
+    @pytest.mark.parametrize("type_", ["match.not_found", "match.someday"])
     async def test_other_match_types_are_ignored(self, type_: str) -> None:
-        """Only proposals reserve; later match.* types are not errors."""
+        """not_found and unknown match.* types hold nothing and are not errors."""
         store = FakeStore({"off_1"})
         assert await match_handler(store)(event(type_), None) == "ignored"
         assert store.reserved == []

@@ -1,0 +1,231 @@
+"""The pages behind one-click answer links (DESIGN §8), shared by offers and demands.
+
+`GET /r/{token}` shows the proposal and a form with two buttons; only `POST` (form field
+`answer=accept|decline`) acts, because mail scanners prefetch links. A tampered token gets
+400, an expired one 410, an answered link or an ended proposal 409; none of them changes
+anything. Pages are server-rendered, autoescaped Jinja2, with no JavaScript.
+
+The urlencoded form is parsed here with urllib.parse rather than with python-multipart:
+it is one short field, and a parser for multipart uploads would be a dependency (and an
+attack surface) for nothing else."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from concilia.contract.common import Day, WeeklySlot
+from concilia.contract.matches import Answer, Party
+from concilia.contract.taxonomy import ServiceType
+from concilia.platform.answer_links import ExpiredLink, LinkClaims, LinkSigner, TamperedLink
+from concilia.platform.answers import Refusal
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ROME = ZoneInfo("Europe/Rome")
+MAX_FORM_BYTES = 1024
+_FORM_ANSWERS = {"accept": Answer.ACCEPTED, "decline": Answer.DECLINED}
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token is in the URL
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What a service shows for a link: the recipient's language, the proposal's rows
+    (label, value) already in words, and why it can no longer be answered (if so)."""
+
+    lang: str
+    heading: str = ""
+    rows: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    expires_at: datetime | None = None
+    refusal: Refusal | None = None
+
+
+Show = Callable[[LinkClaims], Awaitable[LinkView]]
+Act = Callable[[LinkClaims, Answer], Awaitable[LinkView]]
+
+
+def answer_link_router(signer: LinkSigner, party: Party, show: Show, act: Act) -> APIRouter:
+    """GET and POST /r/{token} for `party`'s links; `show` reads the proposal,
+    `act` applies the answer (both return a view whose `refusal` tells why not)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/r/{token}")
+    async def page(token: str) -> HTMLResponse:
+        claims = _claims(signer, token, party)
+        if isinstance(claims, HTMLResponse):
+            return claims
+        view = await show(claims)
+        if view.refusal is not None:
+            return refused(view)
+        return render(200, "answer_page.html.j2", view, token=token)
+
+    @router.post("/r/{token}")
+    async def answer(token: str, request: Request) -> HTMLResponse:
+        claims = _claims(signer, token, party)
+        if isinstance(claims, HTMLResponse):
+            return claims
+        given = await form_answer(request)
+        if given is None:
+            return status_page(400, "bad_answer", None)
+        view = await act(claims, given)
+        if view.refusal is not None:
+            return refused(view)
+        return render(200, "answer_done.html.j2", view, answer=given.value)
+
+    return router
+
+
+async def form_answer(request: Request) -> Answer | None:
+    """The `answer` field of an urlencoded form (accept or decline), else None."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return None
+    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).get("answer", [])
+    return _FORM_ANSWERS.get(values[0]) if len(values) == 1 else None
+
+
+def refused(view: LinkView) -> HTMLResponse:
+    if view.refusal is Refusal.CLOSED:
+        return status_page(410, "expired", view.lang)
+    return status_page(409, view.refusal.value if view.refusal else "ended", view.lang)
+
+
+def status_page(status: int, reason: str, lang: str | None) -> HTMLResponse:
+    """A short page saying why the link does nothing; both languages when unknown."""
+    view = LinkView(lang=lang or "")
+    return render(status, "answer_status.html.j2", view, reason=reason)
+
+
+def render(status: int, template: str, view: LinkView, **extra: Any) -> HTMLResponse:
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            view=view,
+            langs=[view.lang] if view.lang in ("it", "en") else ["it", "en"],
+            until=when(view.expires_at, view.lang) if view.expires_at else None,
+            **extra,
+        )
+    )
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _claims(signer: LinkSigner, token: str, party: Party) -> LinkClaims | HTMLResponse:
+    try:
+        return signer.read(token, party)
+    except ExpiredLink:
+        return status_page(410, "expired", None)
+    except TamperedLink:
+        return status_page(400, "tampered", None)
+
+
+# Words for the pages (Italian and English): service types, days, languages, prices.
+
+SERVICE_LABELS: dict[ServiceType, tuple[str, str]] = {
+    ServiceType.CHILDCARE: ("Asilo e nido", "Childcare"),
+    ServiceType.AFTER_SCHOOL: ("Doposcuola", "After-school care"),
+    ServiceType.SUMMER_CAMP: ("Centro estivo", "Summer camp"),
+    ServiceType.BABYSITTING: ("Babysitting", "Babysitting"),
+    ServiceType.ELDERLY_CARE: ("Assistenza anziani", "Elderly care"),
+    ServiceType.DISABILITY_SUPPORT: ("Sostegno alla disabilità", "Disability support"),
+    ServiceType.HEALTH_SCREENING: ("Screening e prevenzione", "Health screening"),
+    ServiceType.PSYCHOLOGICAL_SUPPORT: ("Supporto psicologico", "Psychological support"),
+    ServiceType.PHYSIOTHERAPY: ("Fisioterapia", "Physiotherapy"),
+    ServiceType.HOME_NURSING: ("Assistenza infermieristica a domicilio", "Home nursing"),
+    ServiceType.NUTRITION: ("Consulenza nutrizionale", "Nutrition advice"),
+    ServiceType.SPORT: ("Sport", "Sport"),
+    ServiceType.CULTURE: ("Cultura", "Culture"),
+    ServiceType.COURSES: ("Corsi", "Courses"),
+    ServiceType.SOCIAL_ACTIVITIES: ("Attività sociali", "Social activities"),
+    ServiceType.COWORKING: ("Coworking", "Coworking"),
+    ServiceType.SMART_WORKING_ADVICE: ("Consulenza sullo smart working", "Smart-working advice"),
+    ServiceType.TRAINING: ("Formazione", "Training"),
+    ServiceType.MOBILITY: ("Mobilità", "Mobility"),
+    ServiceType.ERRANDS: ("Commissioni e servizi salvatempo", "Errands"),
+    ServiceType.LEGAL_TAX_ADVICE: ("Consulenza legale e fiscale", "Legal and tax advice"),
+}
+_DAYS = {
+    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_LANGUAGES = {
+    "it": {"it": "italiano", "en": "inglese", "fr": "francese", "es": "spagnolo", "ar": "arabo"},
+    "en": {"it": "Italian", "en": "English", "fr": "French", "es": "Spanish", "ar": "Arabic"},
+}
+_PER_UNIT = {
+    "it": {"month": "al mese", "session": "a incontro", "hour": "all'ora"},
+    "en": {"month": "per month", "session": "per session", "hour": "per hour"},
+}
+_MONTHS_IT = (
+    "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
+    "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre",
+)  # fmt: skip
+
+
+def it_or_en(lang: str | None) -> str:
+    return "en" if lang == "en" else "it"
+
+
+def service_words(service_type: str, lang: str) -> str:
+    italian, english = SERVICE_LABELS[ServiceType(service_type)]
+    return english if lang == "en" else italian
+
+
+def hours_words(slots: Sequence[WeeklySlot | dict[str, str]], lang: str) -> str:
+    """`lunedì 14:00–19:00; mercoledì 16:30–18:30`, in week order."""
+    parsed = sorted(
+        (WeeklySlot.model_validate(s) for s in slots),
+        key=lambda s: (list(Day).index(s.day), s.start_minute),
+    )
+    days = _DAYS[lang]
+    return "; ".join(f"{days[list(Day).index(s.day)]} {s.start}–{s.end}" for s in parsed)
+
+
+def languages_words(codes: Sequence[str], lang: str) -> str:
+    names = _LANGUAGES[lang]
+    return ", ".join(names.get(c, c) for c in codes) or ("—")
+
+
+def price_words(price: float, unit: str, welfare_eligible: bool, lang: str) -> str:
+    """`120 € al mese, pagabile con il welfare` / `€120 per month, payable with welfare`."""
+    if price == 0:
+        text = "gratuito" if lang == "it" else "free of charge"
+    else:
+        amount = f"{price:.2f}".rstrip("0").rstrip(".")
+        money = f"{amount.replace('.', ',')} €" if lang == "it" else f"€{amount}"
+        text = f"{money} {_PER_UNIT[lang].get(unit, unit)}"
+    if welfare_eligible:
+        text += (
+            ", pagabile con il credito welfare" if lang == "it" else ", payable with welfare credit"
+        )
+    return text
+
+
+def when(moment: datetime, lang: str) -> str:
+    """`28 novembre 2026, 14:30` / `28 November 2026, 14:30` (Europe/Rome)."""
+    local = moment.astimezone(ROME)
+    month = _MONTHS_IT[local.month - 1] if lang == "it" else local.strftime("%B")
+    return f"{local.day} {month} {local.year}, {local:%H:%M}"
