@@ -1,7 +1,9 @@
-"""The matcher's composition root: Mongo client, broker, subscriber, outbox relay."""
+"""The matcher's composition root: Mongo client, broker, subscriber, outbox relay, and the
+expiry sweep of answer windows (with an injectable clock)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from fastapi import FastAPI
@@ -9,6 +11,7 @@ from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
+from concilia.contract.envelope import utcnow
 from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.http import create_service_app
 from concilia.platform.inbox import ensure_inbox_indexes
@@ -16,8 +19,14 @@ from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from services.matcher import store
-from services.matcher.consumer import CONSUMER, ClearCacheOnRebalance, MarketCache, MatchingHandler
+from services.matcher.expiry import Clock, ExpirySweeper
 from services.matcher.settings import Settings
+from services.matcher.subscribers import (
+    CONSUMER,
+    ClearCacheOnRebalance,
+    MarketCache,
+    MatchingHandler,
+)
 
 GROUP_ID = "concilia-matcher"
 
@@ -28,6 +37,7 @@ def create_app(
     client: AsyncMongoClient[Document] | None = None,
     broker: KafkaBroker | None = None,
     relay: OutboxRelay | None = None,
+    clock: Clock = utcnow,
 ) -> FastAPI:
     """The matcher app: /healthz, /readyz, /metrics, and the offers+demands subscriber."""
     client = client or connect(settings.mongodb_url)
@@ -36,8 +46,14 @@ def create_app(
     relay = relay or OutboxRelay(
         db, settings.kafka_bootstrap_servers, CONSUMER, poll_seconds=settings.outbox_poll_seconds
     )
-    cache = MarketCache(db)
+    cache = MarketCache(db, timedelta(seconds=settings.match_answer_ttl_seconds))
     handler = MatchingHandler(client, db, relay, cache)
+    sweeper = ExpirySweeper(
+        handler,
+        clock,
+        every_seconds=settings.match_expiry_sweep_seconds,
+        grace_seconds=settings.match_expiry_grace_seconds,
+    )
     subscribe_batch(
         broker,
         topics.OFFERS,
@@ -61,7 +77,11 @@ def create_app(
             async with broker_running(
                 broker, CONSUMER, before=lambda: ensure_topics(settings.kafka_bootstrap_servers)
             ):
-                yield
+                sweeper.start()
+                try:
+                    yield
+                finally:
+                    await sweeper.stop()
         finally:
             await relay.stop()
             await client.close()

@@ -1,47 +1,34 @@
-"""Decisions as match events on welfare.matches.v1 (key = service_type, subject = demand)."""
+"""Decisions as match events on welfare.matches.v1 (key = service_type, subject = demand,
+id = stable_id(match_id, type)): DESIGN §4 and §8. Lifecycle events repeat every field of
+the proposal and add its state."""
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import DemandSnapshot, MatchEventData, MatchType, OfferSnapshot
-from concilia.platform.outbox import OutgoingMessage
-from services.matcher.domain.decisions import Decision, Proposal
+from concilia.platform.messages import OutgoingMessage
+from services.matcher.domain.decisions import (
+    Decision,
+    MatchAccepted,
+    MatchEnded,
+    NotFound,
+    Proposal,
+)
+from services.matcher.domain.lifecycle import Match
 from services.matcher.domain.model import Demand, Offer
 
 SOURCE = "matcher"
 
+_ENDED_TYPE = {
+    "declined": MatchType.DECLINED,
+    "expired": MatchType.EXPIRED,
+    "cancelled": MatchType.CANCELLED,
+}
+
 
 def match_message(decision: Decision) -> OutgoingMessage:
-    """The match.proposed / match.not_found message for a decision; its id is stable."""
+    """The match.* message for a decision; its id is stable (redelivery-safe)."""
+    event_type, data = _typed_data(decision)
     demand = decision.demand
-    if isinstance(decision, Proposal):
-        event_type = MatchType.PROPOSED
-        data = MatchEventData(
-            match_id=decision.match_id,
-            offer_id=decision.offer.id,
-            demand_id=demand.id,
-            service_type=demand.event.service_type,
-            score=decision.score,
-            reasons=decision.reasons,
-            seats=demand.seats,
-            provider_ref=decision.offer.event.provider_ref,
-            requester_ref=demand.event.requester_ref,
-            offer=offer_snapshot(decision.offer),
-            demand=demand_snapshot(demand),
-        )
-    else:
-        event_type = MatchType.NOT_FOUND
-        data = MatchEventData(
-            match_id=decision.match_id,
-            offer_id=None,
-            demand_id=demand.id,
-            service_type=demand.event.service_type,
-            score=0,
-            reasons=decision.reasons,
-            seats=demand.seats,
-            requester_ref=demand.event.requester_ref,
-            demand=demand_snapshot(demand),
-            reason=decision.reason,
-        )
     event = CloudEvent.new(
         id=stable_id(decision.match_id, event_type),
         type=event_type,
@@ -51,6 +38,62 @@ def match_message(decision: Decision) -> OutgoingMessage:
         data=data.model_dump(mode="json"),
     )
     return OutgoingMessage(topic=topics.MATCHES, key=demand.service_type, event=event)
+
+
+def _typed_data(decision: Decision) -> tuple[str, MatchEventData]:
+    if isinstance(decision, Proposal):
+        return MatchType.PROPOSED, match_data(decision.match)
+    if isinstance(decision, MatchAccepted):
+        return MatchType.ACCEPTED, match_data(decision.match)
+    if isinstance(decision, MatchEnded):
+        data = match_data(decision.match).model_copy(
+            update={
+                "declined_by": decision.declined_by,
+                "cause": decision.cause,
+                "next_step": decision.next_step,
+            }
+        )
+        return _ENDED_TYPE[str(decision.match.state)], data
+    return MatchType.NOT_FOUND, not_found_data(decision)
+
+
+def match_data(match: Match) -> MatchEventData:
+    """Every field of the proposal, and the match's state and answers so far."""
+    demand, offer = match.demand, match.offer
+    return MatchEventData(
+        match_id=match.match_id,
+        offer_id=offer.id,
+        demand_id=demand.id,
+        service_type=demand.event.service_type,
+        score=match.score,
+        reasons=match.reasons,
+        seats=match.seats,
+        provider_ref=offer.event.provider_ref,
+        requester_ref=demand.event.requester_ref,
+        offer=offer_snapshot(offer),
+        demand=demand_snapshot(demand),
+        state=match.state,
+        proposed_at=match.proposed_at,
+        expires_at=match.expires_at,
+        requester_answer=match.requester_answer,
+        provider_answer=match.provider_answer,
+    )
+
+
+def not_found_data(decision: NotFound) -> MatchEventData:
+    demand = decision.demand
+    return MatchEventData(
+        match_id=decision.match_id,
+        offer_id=None,
+        demand_id=demand.id,
+        service_type=demand.event.service_type,
+        score=0,
+        reasons=decision.reasons,
+        seats=demand.seats,
+        requester_ref=demand.event.requester_ref,
+        demand=demand_snapshot(demand),
+        reason=decision.reason,
+    )
 
 
 def offer_snapshot(offer: Offer) -> OfferSnapshot:

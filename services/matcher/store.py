@@ -1,45 +1,74 @@
-"""The matcher's own state in MongoDB (`concilia_matcher`): offers with their reserved
-seats, demands waiting or matched in submission order. A market is loaded per service type
-and saved record by record in the transaction of the event that changed it."""
+"""The matcher's own state in MongoDB (`concilia_matcher`): offers with their held seats,
+demands waiting or matched in submission order, and the matches with their state
+(DESIGN §8). A market is loaded per service type (its live matches only) and saved record
+by record in the transaction of the events (or the expiry sweep) that changed it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReplaceOne
 
 from concilia.contract.demands import DemandEventData
-from concilia.contract.matches import NotFoundReason
+from concilia.contract.matches import Answer, MatchState, NotFoundReason
 from concilia.contract.offers import OfferEventData
 from concilia.platform.mongo import Database, Document, Session
 from services.matcher.domain.decisions import Outcome
+from services.matcher.domain.lifecycle import Match
 from services.matcher.domain.market import DemandRecord, DemandState, Market, OfferRecord
 from services.matcher.domain.model import Demand, Offer
 
 OFFERS = "offers"
 DEMANDS = "demands"
+MATCHES = "matches"
+_LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
 async def ensure_indexes(db: Database) -> None:
     await db[OFFERS].create_index("service_type")
     await db[DEMANDS].create_index([("service_type", 1), ("seq", 1)])
+    await db[MATCHES].create_index([("service_type", 1), ("state", 1)])
+    await db[MATCHES].create_index([("state", 1), ("partition", 1)])
 
 
-async def load_market(db: Database, service_type: str) -> Market:
-    """The market of one service type as last committed."""
+async def load_market(db: Database, service_type: str, answer_ttl: timedelta) -> Market:
+    """The market of one service type as last committed, with its live matches."""
     offers = await db[OFFERS].find({"service_type": service_type}).to_list()
     demands = await db[DEMANDS].find({"service_type": service_type}).sort("seq", 1).to_list()
+    live = {"service_type": service_type, "state": {"$in": _LIVE}}
+    matches = await db[MATCHES].find(live).sort("seq", 1).to_list()
     return Market(
         service_type,
         offers=[_offer_record(doc) for doc in offers],
         demands=[_demand_record(doc) for doc in demands],
+        matches=[_match(doc) for doc in matches],
+        answer_ttl=answer_ttl,
     )
 
 
-async def save(db: Database, session: Session, market: Market, outcome: Outcome) -> None:
+async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tuple[str, int]]:
+    """(service type, partition) of the markets on `partitions` that have a proposal
+    waiting for answers: their windows must run out even if no event comes."""
+    docs = (
+        await db[MATCHES]
+        .find(
+            {"state": str(MatchState.PROPOSED), "partition": {"$in": sorted(partitions)}},
+            {"service_type": 1, "partition": 1},
+        )
+        .to_list()
+    )
+    return sorted({(doc["service_type"], int(doc["partition"])) for doc in docs})
+
+
+async def save(
+    db: Database, session: Session, market: Market, outcome: Outcome, partition: int | None
+) -> None:
     """Write the records `outcome` changed, inside the caller's transaction."""
-    offers = [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
-    demands = [_demand_doc(market.demands[i]) for i in sorted(outcome.demands)]
-    for collection, docs in ((OFFERS, offers), (DEMANDS, demands)):
+    writes = {
+        OFFERS: [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)],
+        DEMANDS: [_demand_doc(market.demands[i]) for i in sorted(outcome.demands)],
+        MATCHES: [_match_doc(m, partition) for m in outcome.matches.values()],
+    }
+    for collection, docs in writes.items():
         if docs:
             await db[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs],
@@ -76,6 +105,8 @@ def _demand_doc(record: DemandRecord) -> Document:
         "offer_id": record.offer_id,
         "waiting_reason": record.waiting_reason,
         "not_found_answers": record.not_found_answers,
+        "proposals": record.proposals,
+        "excluded": sorted(record.excluded),
         "data": record.demand.event.model_dump(mode="json"),
     }
 
@@ -91,4 +122,46 @@ def _demand_record(doc: dict[str, Any]) -> DemandRecord:
         offer_id=doc["offer_id"],
         waiting_reason=NotFoundReason(doc["waiting_reason"]) if doc.get("waiting_reason") else None,
         not_found_answers=doc.get("not_found_answers", 0),
+        proposals=doc.get("proposals", 0),
+        excluded=set(doc.get("excluded", ())),
+    )
+
+
+def _match_doc(match: Match, partition: int | None) -> Document:
+    return {
+        "_id": match.match_id,
+        "service_type": match.demand.service_type,
+        "partition": partition,  # of the market's events: whoever owns it sweeps its expiry
+        "demand_id": match.demand_id,
+        "offer_id": match.offer_id,
+        "seats": match.seats,
+        "score": match.score,
+        "reasons": match.reasons,
+        "seq": match.seq,
+        "state": str(match.state),
+        "proposed_at": match.proposed_at,
+        "expires_at": match.expires_at,
+        "requester_answer": match.requester_answer,
+        "provider_answer": match.provider_answer,
+        "offer": match.offer.event.model_dump(mode="json"),  # as proposed
+        "demand": match.demand.event.model_dump(mode="json"),
+    }
+
+
+def _match(doc: dict[str, Any]) -> Match:
+    answers = {
+        f: Answer(doc[f]) if doc.get(f) else None for f in ("requester_answer", "provider_answer")
+    }
+    return Match(
+        match_id=doc["_id"],
+        demand=Demand.from_event(DemandEventData.model_validate(doc["demand"])),
+        offer=Offer.from_event(OfferEventData.model_validate(doc["offer"])),
+        seats=doc["seats"],
+        score=doc["score"],
+        reasons=doc["reasons"],
+        seq=doc["seq"],
+        state=MatchState(doc["state"]),
+        proposed_at=doc["proposed_at"],
+        expires_at=doc["expires_at"],
+        **answers,
     )

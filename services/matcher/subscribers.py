@@ -1,18 +1,21 @@
-"""The one entrypoint: offer and demand events in, match events out (via the outbox).
+"""The Kafka entry of the matcher: offer, demand and answer events in, match events out
+(via the outbox); and the expiry sweep of answer windows, which persists the same way.
 
 Why the matcher persists its state instead of rebuilding it from the topics at start-up:
 Tansu keeps topics in memory only, so after a broker restart there is nothing to replay;
-and every decision depends on the seats already reserved, which must survive a crash
-exactly once. So each consumed batch of events is handled in ONE MongoDB transaction: the
-inbox records (a redelivered event is a no-op), the changed offers and demands, and the
-outgoing match events in the outbox. The in-memory market of a service type is only a cache of
-what is committed: loaded on first use, dropped after a failed transaction and cleared on
-every partition rebalance, so a new owner of a partition never decides on stale state."""
+and every decision depends on the seats already held, which must survive a crash exactly
+once. So each consumed batch of events is handled in ONE MongoDB transaction: the inbox
+records (a redelivered event is a no-op), the changed offers, demands and matches, and the
+outgoing match events in the outbox. The in-memory market of a service type is only a
+cache of what is committed: loaded on first use, dropped after a failed transaction and
+cleared on every partition rebalance, so a new owner of a partition never decides on stale
+state. Batches and expiry sweeps take turns on one lock: they never race on a market."""
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
@@ -33,34 +36,65 @@ from concilia.platform.metrics import (
 from concilia.platform.mongo import Database, Document, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_to_outbox
 from services.matcher import store
-from services.matcher.domain.decisions import Outcome, Proposal
+from services.matcher.domain.decisions import (
+    MatchAccepted,
+    MatchEnded,
+    NotFound,
+    Outcome,
+    Proposal,
+)
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
 from services.matcher.domain.market import Market
 from services.matcher.messages import match_message
+from services.matcher.metrics import MATCH_OUTCOMES
 
 log = logging.getLogger("concilia.matcher")
 
 CONSUMER = "matcher"
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
+Change = tuple[Market, Outcome, int | None]  # a market, what changed, its partition
+
 
 class MarketCache:
-    """Markets by service type, loaded from the database on first use."""
+    """Markets by service type, loaded from the database on first use, with the partition
+    their events come from. `generation` counts the clears (rebalances)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, answer_ttl: timedelta) -> None:
         self._db = db
+        self._answer_ttl = answer_ttl
         self._markets: dict[str, Market] = {}
+        self._partitions: dict[str, int | None] = {}
+        self.owned: set[int] = set()
+        self.to_load = False  # partitions were assigned: load their markets with proposals
+        self.generation = 0
 
-    async def get(self, service_type: str) -> Market:
+    async def get(self, service_type: str, partition: int | None = None) -> Market:
         if service_type not in self._markets:
-            self._markets[service_type] = await store.load_market(self._db, service_type)
+            market = await store.load_market(self._db, service_type, self._answer_ttl)
+            self._markets[service_type] = market
+        if partition is not None:
+            self._partitions[service_type] = partition
         return self._markets[service_type]
+
+    def partition_of(self, service_type: str) -> int | None:
+        return self._partitions.get(service_type)
+
+    def markets(self) -> list[Market]:
+        return [self._markets[st] for st in sorted(self._markets)]
 
     def drop(self, service_type: str) -> None:
         self._markets.pop(service_type, None)
 
     def clear(self) -> None:
         self._markets.clear()
+        self._partitions.clear()
+        self.generation += 1
+
+    def assigned(self, partitions: set[int]) -> None:
+        self.clear()
+        self.owned = partitions
+        self.to_load = True
 
     def in_area(self, area: str) -> list[Market]:
         return [m for st, m in self._markets.items() if area_of(st) == area]
@@ -76,21 +110,23 @@ class ClearCacheOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._cache.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self._cache.clear()
+        self._cache.assigned({tp.partition for tp in assigned})
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """One offer or demand event, checked and parsed (what `prepare` hands the batch)."""
+    """One offer, demand or answer event, checked and parsed (what `prepare` hands on)."""
 
     event_id: str
     time: datetime
+    partition: int
     market_event: MarketEvent
 
 
 class MatchingHandler:
-    """Handles a batch of offer and demand events: decide (domain) in order, then persist
-    every inbox record, changed offer and demand, and outgoing match in ONE transaction."""
+    """Handles a batch of events: decide (domain) in order, then persist every inbox
+    record, changed offer, demand and match, and outgoing match event in ONE transaction.
+    `expire_due` does the same for the answer windows that ended (no inbox records)."""
 
     def __init__(
         self,
@@ -103,6 +139,7 @@ class MatchingHandler:
         self._db = db
         self._relay = relay
         self.cache = cache
+        self.lock = asyncio.Lock()
 
     @staticmethod
     def prepare(event: CloudEvent | None, record: Record) -> Incoming:
@@ -112,14 +149,18 @@ class MatchingHandler:
         if not event.type.startswith(_TYPE_PREFIX.get(record.topic, "?")):
             raise PoisonMessage("unknown_type", f"{event.type} on {record.topic}")
         try:
-            return Incoming(event.id, event.time, parse(event.type, event.data))
+            return Incoming(event.id, event.time, record.partition, parse(event.type, event.data))
         except UnknownEventType as exc:
             raise PoisonMessage("unknown_type", event.type) from exc
 
     async def __call__(self, batch: Sequence[Incoming]) -> list[str]:
+        async with self.lock:
+            return await self._handle(batch)
+
+    async def _handle(self, batch: Sequence[Incoming]) -> list[str]:
         ids = [f"{CONSUMER}:{item.event_id}" for item in batch]
         seen = {doc["_id"] for doc in await self._db[INBOX].find({"_id": {"$in": ids}}).to_list()}
-        changes: dict[str, tuple[Market, Outcome]] = {}
+        changes: dict[str, Change] = {}
         outcomes: list[str] = []
         try:
             for key, item in zip(ids, batch, strict=True):
@@ -127,43 +168,79 @@ class MatchingHandler:
                     outcomes.append("duplicate")
                     continue
                 seen.add(key)
-                market = await self.cache.get(item.market_event.service_type)
+                market = await self.cache.get(item.market_event.service_type, item.partition)
                 outcome = market.apply(item.market_event, item.time)
-                merged = changes.setdefault(market.service_type, (market, Outcome()))[1]
-                merged.decisions += outcome.decisions
-                merged.offers |= outcome.offers
-                merged.demands |= outcome.demands
+                merged = changes.setdefault(
+                    market.service_type, (market, Outcome(), item.partition)
+                )[1]
+                merged.merge(outcome)
                 outcomes.append("processed")
             new_ids = [
                 key for key, label in zip(ids, outcomes, strict=True) if label == "processed"
             ]
-            await in_transaction(self._client, self._persist(new_ids, list(changes.values())))
+            await self._commit(new_ids, list(changes.values()))
         except Exception:
             for service_type in changes:  # the cache may be ahead of the database now
                 self.cache.drop(service_type)
             raise
-        if any(outcome.decisions for _, outcome in changes.values()):
-            self._relay.notify()
-        for market, outcome in changes.values():
-            self._observe(market, outcome)
         return outcomes
 
-    def _persist(self, new_ids: list[str], changes: list[tuple[Market, Outcome]]) -> Any:
-        messages = [match_message(d) for _, outcome in changes for d in outcome.decisions]
+    async def expire_due(self, now: datetime) -> int:
+        """Expire the proposals of the cached (owned) markets whose window ended before
+        `now`, and persist that like a batch; how many decisions that made."""
+        async with self.lock:
+            generation = self.cache.generation
+            if self.cache.to_load:
+                await self._load_owned()
+            changes: list[Change] = []
+            try:
+                for market in self.cache.markets():
+                    outcome = market.expire_due(now)
+                    if outcome.changed:
+                        partition = self.cache.partition_of(market.service_type)
+                        changes.append((market, outcome, partition))
+                if changes and generation != self.cache.generation:
+                    raise RuntimeError("partitions moved during the expiry sweep")
+                await self._commit([], changes)
+            except Exception:
+                for market, _, _ in changes:
+                    self.cache.drop(market.service_type)
+                raise
+            return sum(len(outcome.decisions) for _, outcome, _ in changes)
+
+    async def _load_owned(self) -> None:
+        """After an assignment: load the markets of the owned partitions that have
+        proposals waiting, so their windows run out even if no event comes."""
+        for service_type, partition in await store.markets_with_proposals(
+            self._db, self.cache.owned
+        ):
+            await self.cache.get(service_type, partition)
+        self.cache.to_load = False
+
+    async def _commit(self, new_ids: list[str], changes: list[Change]) -> None:
+        if not new_ids and not any(outcome.changed for _, outcome, _ in changes):
+            return
+        await in_transaction(self._client, self._persist(new_ids, changes))
+        if any(outcome.decisions for _, outcome, _ in changes):
+            self._relay.notify()
+        for market, outcome, _ in changes:
+            self._observe(market, outcome)
+
+    def _persist(self, new_ids: list[str], changes: list[Change]) -> Any:
+        messages = [match_message(d) for _, outcome, _ in changes for d in outcome.decisions]
 
         async def work(session: Session) -> None:
             # Only database writes of values computed above: with_transaction may rerun it.
-            if not new_ids:
-                return
-            if await self._db[INBOX].find_one({"_id": {"$in": new_ids}}, session=session):
-                # Another member processed some of these meanwhile (a rebalance): retry.
-                raise RuntimeError("events already processed by another consumer")
-            now = datetime.now(UTC)
-            await self._db[INBOX].insert_many(
-                [{"_id": key, "at": now} for key in new_ids], session=session
-            )
-            for market, outcome in changes:
-                await store.save(self._db, session, market, outcome)
+            if new_ids:
+                if await self._db[INBOX].find_one({"_id": {"$in": new_ids}}, session=session):
+                    # Another member processed some of these meanwhile (a rebalance): retry.
+                    raise RuntimeError("events already processed by another consumer")
+                now = datetime.now(UTC)
+                await self._db[INBOX].insert_many(
+                    [{"_id": key, "at": now} for key in new_ids], session=session
+                )
+            for market, outcome, partition in changes:
+                await store.save(self._db, session, market, outcome, partition)
             await add_to_outbox(self._db, session, messages)
 
         return work
@@ -175,8 +252,11 @@ class MatchingHandler:
                 MATCHES.labels(area, market.service_type).inc()
                 waited = (decision.time - decision.submitted_at).total_seconds()
                 TIME_TO_MATCH.observe(max(0.0, waited))
-            else:
+            elif isinstance(decision, NotFound):
                 NOT_FOUND.labels(str(decision.reason)).inc()
+            elif isinstance(decision, MatchAccepted | MatchEnded):
+                state = str(decision.match.state)
+                MATCH_OUTCOMES.labels(area, market.service_type, state).inc()
         markets = self.cache.in_area(area)
         OPEN_OFFERS.labels(area).set(sum(m.open_offers for m in markets))
         WAITING_DEMANDS.labels(area).set(sum(m.waiting_demands for m in markets))

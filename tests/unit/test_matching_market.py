@@ -46,19 +46,22 @@ class TestReservations:
         assert summary(decisions)[-1] == ("b", "not_found", "full")
         assert market.offers["offer-1"].reserved == 3
 
-    def test_a_capacity_cut_below_the_reservations_leaves_no_seat(self) -> None:
-        """Capacity 3 → 1 with 2 reserved: remaining is 0, nothing is overbooked."""
+    def test_a_capacity_cut_below_the_holds_cancels_the_newest_proposal(self) -> None:
+        """Capacity 3 → 1 with 2 held: the newest proposal is cancelled, nothing overbooked."""
         market = Market("after_school")
         run([published(capacity=3), submitted("a"), submitted("b")], market)
         run([published(capacity=1, version=2), submitted("c")], market)
         assert market.offers["offer-1"].remaining == 0
+        assert market.demands["a"].state == DemandState.MATCHED
+        assert market.demands["b"].state == DemandState.WAITING
         assert market.demands["c"].state == DemandState.WAITING
 
-    def test_a_withdrawn_offer_keeps_its_matches(self) -> None:
-        """Withdrawal removes the offer from the market; the existing match stands."""
+    def test_a_withdrawn_offer_cancels_its_matches(self) -> None:
+        """Withdrawal removes the offer from the market and its match: the demand waits."""
         market = Market("after_school")
         run([published(), submitted("a"), withdrawn(version=2)], market)
-        assert market.demands["a"].state == DemandState.MATCHED
+        assert market.demands["a"].state == DemandState.WAITING
+        assert not market.matches
         assert summary(run([submitted("b")], market)) == [("b", "not_found", "no_provider")]
 
 
@@ -158,10 +161,11 @@ class TestDeterminism:
         assert [d.match_id for d in first] == [d.match_id for d in second]
 
     def test_match_ids_follow_the_documented_formula(self) -> None:
-        """match_id = stable_id("match", demand, offer, version); a not_found answer is
-        stable_id("not_found", demand, version, n) for the demand's n-th such answer."""
+        """match_id = stable_id("match", demand, offer, version, n) for the demand's n-th
+        proposal; a not_found answer is stable_id("not_found", demand, version, n) for the
+        demand's n-th such answer."""
         [found] = run([published(), submitted("a", version=3)])[-1:]
         [missing] = run([submitted("b", version=2)])
         assert isinstance(missing, NotFound)
-        assert found.match_id == stable_id("match", "a", "offer-1", 3)
+        assert found.match_id == stable_id("match", "a", "offer-1", 3, 1)
         assert missing.match_id == stable_id("not_found", "b", 2, 1)

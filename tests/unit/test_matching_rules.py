@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
+from services.matcher.domain import rules
 from services.matcher.domain.decisions import NotFound, Proposal
 from services.matcher.domain.market import Market
 from tests.support.factories import slot
-from tests.support.market import at, published, submitted
+from tests.support.market import a_demand_for, an_offer_of, at, published, submitted
 from tests.support.places import NAVIGLI, SAN_SIRO, VIA_BORSIERI, VIA_CARMAGNOLA
 
 MORNINGS = [slot(d, "08:00", "12:00") for d in ("mon", "tue", "wed", "thu", "fri")]
@@ -96,9 +97,11 @@ class TestEachRuleExcludesAnOffer:
         """Two seats do not fit an offer with one."""
         assert reason_of([{"capacity": 1}], seats=2) == "full"
 
-    def test_an_offer_marked_full_by_its_provider_is_full(self) -> None:
-        """An offer whose status is full takes no demand."""
-        assert reason_of([{"status": "full"}]) == "full"
+    def test_an_offer_marked_full_by_the_offers_service_still_counts_its_own_seats(
+        self,
+    ) -> None:
+        """Status full is live like open: the matcher's own seat accounting decides (§8)."""
+        assert rules.feasible(an_offer_of(status="full"), 1, a_demand_for())
 
     def test_no_shared_language_excludes_an_offer(self) -> None:
         """An English-only offer does not serve an Italian-only family."""

@@ -1,16 +1,20 @@
-"""What the market decides: proposals, not-found answers, and which records changed."""
+"""What the market decides (DESIGN §5, §8): proposals, not-found answers, the lifecycle of
+matches (accepted, ended), and which records changed."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from concilia.contract.envelope import stable_id
-from concilia.contract.matches import NotFoundReason
+from concilia.contract.matches import CancelCause, NextStep, NotFoundReason, Party
+from services.matcher.domain.lifecycle import Match
 from services.matcher.domain.model import Demand, Offer
 
 
-def proposal_id(demand: Demand, offer: Offer) -> str:
-    return stable_id("match", demand.id, offer.id, demand.version)
+def proposal_id(demand: Demand, offer: Offer, proposal: int) -> str:
+    """The demand's `proposal`-th proposal (a counter per demand: a demand may be proposed
+    the same offer again after a cancellation, and match ids never repeat)."""
+    return stable_id("match", demand.id, offer.id, demand.version, proposal)
 
 
 def not_found_id(demand: Demand, answer: int) -> str:
@@ -20,15 +24,34 @@ def not_found_id(demand: Demand, answer: int) -> str:
 
 @dataclass(frozen=True)
 class Proposal:
-    """The demand is matched with the offer; `seats` are reserved on it."""
+    """The demand is matched with the offer; `seats` are held on it until an answer."""
 
-    match_id: str
-    demand: Demand
-    offer: Offer
-    score: float
-    reasons: dict[str, Any]
-    time: datetime
+    match: Match
     submitted_at: datetime
+
+    @property
+    def match_id(self) -> str:
+        return self.match.match_id
+
+    @property
+    def demand(self) -> Demand:
+        return self.match.demand
+
+    @property
+    def offer(self) -> Offer:
+        return self.match.offer
+
+    @property
+    def score(self) -> float:
+        return self.match.score
+
+    @property
+    def reasons(self) -> dict[str, Any]:
+        return self.match.reasons
+
+    @property
+    def time(self) -> datetime:
+        return self.match.proposed_at
 
 
 @dataclass(frozen=True)
@@ -42,17 +65,61 @@ class NotFound:
     time: datetime
 
 
-Decision = Proposal | NotFound
+@dataclass(frozen=True)
+class MatchAccepted:
+    """Both parties accepted: the match stands with its seats and never expires."""
+
+    match: Match
+    time: datetime
+
+    @property
+    def match_id(self) -> str:
+        return self.match.match_id
+
+    @property
+    def demand(self) -> Demand:
+        return self.match.demand
+
+
+@dataclass(frozen=True)
+class MatchEnded:
+    """The match was declined, expired or cancelled: its seats are free again, and
+    `next_step` says what happens to the demand."""
+
+    match: Match
+    time: datetime
+    next_step: NextStep
+    declined_by: Party | None = None
+    cause: CancelCause | None = None
+
+    @property
+    def match_id(self) -> str:
+        return self.match.match_id
+
+    @property
+    def demand(self) -> Demand:
+        return self.match.demand
+
+
+Decision = Proposal | NotFound | MatchAccepted | MatchEnded
 
 
 @dataclass
 class Outcome:
-    """The decisions one event led to, and the ids of the records it changed."""
+    """The decisions one event led to, and the records it changed (matches by id, with
+    their latest state, ended ones included so that their end is stored)."""
 
     decisions: list[Decision] = field(default_factory=list)
     offers: set[str] = field(default_factory=set)
     demands: set[str] = field(default_factory=set)
+    matches: dict[str, Match] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.decisions or self.offers or self.demands)
+        return bool(self.decisions or self.offers or self.demands or self.matches)
+
+    def merge(self, other: "Outcome") -> None:
+        self.decisions += other.decisions
+        self.offers |= other.offers
+        self.demands |= other.demands
+        self.matches.update(other.matches)

@@ -1,9 +1,12 @@
 """The market events the matcher understands, parsed from CloudEvent type and data."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from concilia.contract.answers import MatchAnswerData
 from concilia.contract.demands import DemandEventData, DemandType
+from concilia.contract.matches import Answer, Party
 from concilia.contract.offers import OfferEventData, OfferType
 from services.matcher.domain.model import Demand, Offer
 
@@ -36,7 +39,20 @@ class DemandChanged:
         return self.demand.service_type
 
 
-MarketEvent = OfferChanged | DemandChanged
+@dataclass(frozen=True)
+class AnswerGiven:
+    """demand.match_accepted|declined (the requester), offer.match_accepted|declined (the
+    provider): `record_id` is the demand's or the offer's id, as the answering side says."""
+
+    match_id: str
+    party: Party
+    answer: Answer
+    record_id: str
+    service_type: str
+    answered_at: datetime
+
+
+MarketEvent = OfferChanged | DemandChanged | AnswerGiven
 
 _OFFER_TYPES = {
     OfferType.PUBLISHED: False,
@@ -51,6 +67,13 @@ _DEMAND_TYPES = {
     DemandType.EXPIRED: True,
 }
 
+_ANSWER_TYPES = {
+    DemandType.MATCH_ACCEPTED: (Party.REQUESTER, Answer.ACCEPTED),
+    DemandType.MATCH_DECLINED: (Party.REQUESTER, Answer.DECLINED),
+    OfferType.MATCH_ACCEPTED: (Party.PROVIDER, Answer.ACCEPTED),
+    OfferType.MATCH_DECLINED: (Party.PROVIDER, Answer.DECLINED),
+}
+
 
 def parse(event_type: str, data: dict[str, Any]) -> MarketEvent:
     """The market event for a CloudEvent; raises UnknownEventType or pydantic's
@@ -61,4 +84,19 @@ def parse(event_type: str, data: dict[str, Any]) -> MarketEvent:
     if event_type in _DEMAND_TYPES:
         demand = Demand.from_event(DemandEventData.model_validate(data))
         return DemandChanged(demand, closing=_DEMAND_TYPES[event_type])
+    if event_type in _ANSWER_TYPES:
+        return _answer(event_type, MatchAnswerData.model_validate(data))
     raise UnknownEventType(event_type)
+
+
+def _answer(event_type: str, data: MatchAnswerData) -> AnswerGiven:
+    party, answer = _ANSWER_TYPES[event_type]
+    record_id = data.demand_id if party == Party.REQUESTER else data.offer_id
+    return AnswerGiven(
+        match_id=data.match_id,
+        party=party,
+        answer=answer,
+        record_id=record_id or "",  # missing: matches no record, so the answer is ignored
+        service_type=str(data.service_type),
+        answered_at=data.answered_at,
+    )

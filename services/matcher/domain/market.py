@@ -1,25 +1,34 @@
-"""The market of one service type: offers with their reservations, demands waiting or
-matched, and the index that finds offers near a demand. Every state change goes through
-`apply`, which is idempotent: an event whose version is already known changes nothing."""
+"""The market of one service type: offers with the seats their matches hold, demands
+waiting or matched, the live matches, and the index that finds offers near a demand.
 
+Every state change goes through `apply` (an event at its time) or `expire_due` (the answer
+windows that passed by a given moment). Before an event at time t is applied, every
+proposal whose window ended before t expires, so a replay decides exactly the same whether
+or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8)."""
+
+import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from concilia.contract.matches import NotFoundReason
+from concilia.contract.demands import DemandStatus
+from concilia.contract.matches import CancelCause, MatchState, NextStep, NotFoundReason, Party
 from concilia.contract.offers import OfferStatus
-from services.matcher.domain import rules, scoring
+from services.matcher.domain import lifecycle, rules, scoring
 from services.matcher.domain.decisions import (
+    MatchAccepted,
+    MatchEnded,
     NotFound,
     Outcome,
     Proposal,
     not_found_id,
     proposal_id,
 )
-from services.matcher.domain.events import MarketEvent, OfferChanged
+from services.matcher.domain.events import AnswerGiven, DemandChanged, MarketEvent, OfferChanged
 from services.matcher.domain.index import GridIndex, OfferIndex
+from services.matcher.domain.lifecycle import DEFAULT_ANSWER_TTL, Match
 from services.matcher.domain.model import Demand, Offer
 
 _LIVE = {OfferStatus.OPEN, OfferStatus.FULL}
@@ -35,11 +44,11 @@ class DemandState(StrEnum):
 class OfferRecord:
     offer: Offer
     active: bool  # in the index: published and not withdrawn or expired
-    reserved: int = 0
+    reserved: int = 0  # seats held by its live matches (proposed or accepted)
 
     @property
     def remaining(self) -> int:
-        """Seats still free: capacity minus reservations, never below zero."""
+        """Seats still free: capacity minus holds, never below zero."""
         return max(0, self.offer.capacity - self.reserved)
 
 
@@ -49,14 +58,17 @@ class DemandRecord:
     state: DemandState
     seq: int  # submission order: waiting demands are served oldest first
     submitted_at: datetime
-    match_id: str | None = None
+    match_id: str | None = None  # its live match, if any
     offer_id: str | None = None
     waiting_reason: NotFoundReason | None = None  # the last not_found reason sent
     not_found_answers: int = 0  # how many not_found answers it got: part of their ids
+    proposals: int = 0  # how many proposals it got: part of their ids
+    excluded: set[str] = field(default_factory=set)  # offers never to propose it again
 
 
 class Market:
-    """All offers and demands of one service type, as the matcher knows them."""
+    """All offers, demands and live matches of one service type, as the matcher knows them.
+    `answer_ttl` is the answer window of a proposal (MATCH_ANSWER_TTL_SECONDS)."""
 
     def __init__(
         self,
@@ -64,15 +76,28 @@ class Market:
         offers: Iterable[OfferRecord] = (),
         demands: Iterable[DemandRecord] = (),
         index: Callable[[], OfferIndex] = GridIndex,
+        *,
+        matches: Iterable[Match] = (),
+        answer_ttl: timedelta = DEFAULT_ANSWER_TTL,
     ) -> None:
         self.service_type = service_type
+        self.answer_ttl = answer_ttl
         self.offers = {r.offer.id: r for r in offers}
         self.demands = {r.demand.id: r for r in demands}
+        self.matches = {m.match_id: m for m in matches if m.live}
         self._index = index()
         for record in self.offers.values():
             if record.active:
                 self._index.add(record.offer)
         self._next_seq = max((r.seq for r in self.demands.values()), default=0) + 1
+        self._next_match_seq = max((m.seq for m in self.matches.values()), default=0) + 1
+        # Proposals by end of window (lazily cleaned: answered or ended ones are skipped).
+        self._due = [
+            (m.expires_at, m.seq, m.match_id)
+            for m in self.matches.values()
+            if m.state == MatchState.PROPOSED
+        ]
+        heapq.heapify(self._due)
 
     @property
     def open_offers(self) -> int:
@@ -82,30 +107,75 @@ class Market:
     def waiting_demands(self) -> int:
         return sum(1 for r in self.demands.values() if r.state == DemandState.WAITING)
 
-    def apply(self, event: MarketEvent, at: datetime) -> Outcome:
-        """The decisions and changes `event` (which happened at `at`) leads to."""
-        if isinstance(event, OfferChanged):
-            return self._offer_changed(event.offer, event.closing, at)
-        return self._demand_changed(event.demand, event.closing, at)
+    @property
+    def has_proposals(self) -> bool:
+        return any(m.state == MatchState.PROPOSED for m in self.matches.values())
 
-    def _offer_changed(self, offer: Offer, closing: bool, at: datetime) -> Outcome:
+    def apply(self, event: MarketEvent, at: datetime) -> Outcome:
+        """The decisions and changes `event` (which happened at `at`) leads to, after the
+        answer windows that ended before `at` have expired."""
         outcome = Outcome()
+        self._expire(at, outcome)
+        if isinstance(event, OfferChanged):
+            self._offer_changed(event.offer, event.closing, at, outcome)
+        elif isinstance(event, DemandChanged):
+            self._demand_changed(event.demand, event.closing, at, outcome)
+        else:
+            self._answered(event, at, outcome)
+        return outcome
+
+    def expire_due(self, now: datetime) -> Outcome:
+        """Expire every proposal whose answer window ended before `now` (DESIGN §8)."""
+        outcome = Outcome()
+        self._expire(now, outcome)
+        return outcome
+
+    # Offers --------------------------------------------------------------------------
+
+    def _offer_changed(self, offer: Offer, closing: bool, at: datetime, outcome: Outcome) -> None:
         known = self.offers.get(offer.id)
         if known is not None and (
             offer.version < known.offer.version
             or (offer.version == known.offer.version and (not closing or not known.active))
         ):
-            return outcome  # a redelivery or a stale version
+            return  # a redelivery or a stale version
         active = not closing and offer.event.status in _LIVE
-        self.offers[offer.id] = OfferRecord(offer, active, known.reserved if known else 0)
+        record = OfferRecord(offer, active, known.reserved if known else 0)
+        self.offers[offer.id] = record
         self._index.remove(offer.id)
         if active:
             self._index.add(offer)
         outcome.offers.add(offer.id)
-        if active and offer.open:
-            self._serve_waiting(offer, at, outcome)
+        if not active:
+            self._cancel_matches_of(offer, at, outcome)
+        else:
+            self._cut_to_capacity(record, at, outcome)
+            if offer.open:
+                self._serve_waiting(offer, at, outcome)
         self._refresh_waiting_reasons(at, outcome)
-        return outcome
+
+    def _cancel_matches_of(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
+        """The offer went away: every live match of it is cancelled, its demands re-matched."""
+        expired = offer.event.status == OfferStatus.EXPIRED
+        cause = CancelCause.OFFER_EXPIRED if expired else CancelCause.OFFER_WITHDRAWN
+        live = sorted(self._matches_of(offer.id), key=lambda m: m.seq)
+        self._cancel(live, cause, at, outcome)
+
+    def _cut_to_capacity(self, record: OfferRecord, at: datetime, outcome: Outcome) -> None:
+        """Capacity below the holds: the newest proposals are cancelled, accepted kept."""
+        cut = lifecycle.to_cut(self._matches_of(record.offer.id), record.offer.capacity)
+        self._cancel(cut, CancelCause.CAPACITY_REDUCED, at, outcome)
+
+    def _cancel(
+        self, matches: list[Match], cause: CancelCause, at: datetime, outcome: Outcome
+    ) -> None:
+        step = lifecycle.next_step_after_cancel(cause)
+        ended = [lifecycle.cancelled(m) for m in matches]
+        demands = [self._release(m, MatchEnded(m, at, step, cause=cause), outcome) for m in ended]
+        self._rematch(demands, at, outcome)
+
+    def _matches_of(self, offer_id: str) -> list[Match]:
+        return [m for m in self.matches.values() if m.offer_id == offer_id]
 
     def _refresh_waiting_reasons(self, at: datetime, outcome: Outcome) -> None:
         """After an offer changes, a demand still waiting may be waiting for another reason
@@ -113,7 +183,7 @@ class Market:
         can happen after the demand since the two topics are not ordered with each other).
         Answer again, oldest first, but only where the reason changed."""
         for record in self._waiting_oldest_first():
-            why = self._why_not(record.demand)
+            why = self._why_not(record)
             if why[0] != record.waiting_reason:
                 outcome.decisions.append(self._not_found(record, at, why))
                 outcome.demands.add(record.demand.id)
@@ -126,16 +196,25 @@ class Market:
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
-        had no feasible offer before this one changed, so it is skipped unless this one
-        can serve it (which keeps a new offer from costing a scan per waiting demand)."""
-        for record in self._waiting_oldest_first():
-            if rules.feasible(offer, self.offers[offer.id].remaining, record.demand):
-                best = self._best(record.demand)
+        had no feasible offer before this one changed (or freed seats), so it is skipped
+        unless this one can serve it (which keeps a change from costing a scan per
+        waiting demand)."""
+        record = self.offers[offer.id]
+        if not (record.active and offer.open):
+            return
+        for waiting in self._waiting_oldest_first():
+            if offer.id not in waiting.excluded and rules.feasible(
+                offer, record.remaining, waiting.demand
+            ):
+                best = self._best(waiting)
                 if best is not None:
-                    outcome.decisions.append(self._reserve(record, best, at, outcome))
+                    outcome.decisions.append(self._reserve(waiting, best, at, outcome))
 
-    def _demand_changed(self, demand: Demand, closing: bool, at: datetime) -> Outcome:
-        outcome = Outcome()
+    # Demands -------------------------------------------------------------------------
+
+    def _demand_changed(
+        self, demand: Demand, closing: bool, at: datetime, outcome: Outcome
+    ) -> None:
         known = self.demands.get(demand.id)
         if known is None:
             known = DemandRecord(demand, DemandState.WAITING, self._next_seq, at)
@@ -145,27 +224,120 @@ class Market:
             demand.version == known.demand.version
             and (not closing or known.state != DemandState.WAITING)
         ):
-            return outcome  # a redelivery or a stale version
+            return  # a redelivery or a stale version
         outcome.demands.add(demand.id)
         known.demand = demand
+        gone = closing or not demand.open
+        if known.state == DemandState.MATCHED and gone:
+            self._cancel_match_of(known, at, outcome)
         if known.state != DemandState.WAITING:
-            return outcome  # v1: a match stands with its seats; a closed demand stays closed
-        if closing or not demand.open:
+            return  # v1: a live match stands with its seats; a closed demand stays closed
+        if gone:
             known.state = DemandState.CLOSED
-            return outcome
-        best = self._best(demand)
-        if best is not None:
-            outcome.decisions.append(self._reserve(known, best, at, outcome))
-        else:
-            outcome.decisions.append(self._not_found(known, at))
-        return outcome
+            return
+        self._match_or_wait(known, at, outcome)
 
-    def _best(self, demand: Demand) -> OfferRecord | None:
-        """The feasible offer with the highest score; ties go to the lowest offer id."""
+    def _cancel_match_of(self, record: DemandRecord, at: datetime, outcome: Outcome) -> None:
+        """The demand went away: its live match is cancelled, the seats serve others."""
+        match = self.matches.get(record.match_id or "")
+        record.state = DemandState.CLOSED
+        if match is None:
+            return
+        expired = record.demand.event.status == DemandStatus.EXPIRED
+        cause = CancelCause.DEMAND_EXPIRED if expired else CancelCause.DEMAND_WITHDRAWN
+        self._cancel([match], cause, at, outcome)
+        self._serve_waiting(self.offers[match.offer_id].offer, at, outcome)
+
+    def _match_or_wait(self, record: DemandRecord, at: datetime, outcome: Outcome) -> None:
+        best = self._best(record)
+        if best is not None:
+            outcome.decisions.append(self._reserve(record, best, at, outcome))
+        else:
+            outcome.decisions.append(self._not_found(record, at))
+            outcome.demands.add(record.demand.id)
+
+    def _rematch(self, records: list[DemandRecord], at: datetime, outcome: Outcome) -> None:
+        """Demands whose match ended with next step `rematch`, oldest first."""
+        for record in sorted(records, key=lambda r: r.seq):
+            if record.state == DemandState.WAITING:
+                self._match_or_wait(record, at, outcome)
+
+    # Answers and expiry ----------------------------------------------------------------
+
+    def _answered(self, event: AnswerGiven, at: datetime, outcome: Outcome) -> None:
+        """A party's answer: an unknown or ended match, or another record's, is ignored; a
+        late answer finds the match expired; the first answer of each party stands."""
+        match = self.matches.get(event.match_id)
+        record_id = match and (
+            match.demand_id if event.party == Party.REQUESTER else match.offer_id
+        )
+        if match is None or record_id != event.record_id:
+            return
+        if lifecycle.is_due(match, event.answered_at):
+            self._expire_one(match, outcome)
+            return
+        if not lifecycle.may_answer(match, event.party):
+            return
+        after = lifecycle.answered(match, event.party, event.answer)
+        if after.state == MatchState.DECLINED:
+            decision = MatchEnded(after, at, NextStep.REMATCH, declined_by=event.party)
+            self._after_end([self._release(after, decision, outcome)], after.offer, at, outcome)
+            return
+        self.matches[after.match_id] = after
+        outcome.matches[after.match_id] = after
+        if after.state == MatchState.ACCEPTED:
+            outcome.decisions.append(MatchAccepted(after, at))
+
+    def _expire(self, now: datetime, outcome: Outcome) -> None:
+        """Expire the proposals due by `now`, earliest window first (an expiry may lead to
+        a proposal whose own window has already passed: it is expired in turn)."""
+        while self._due and self._due[0][0] < now:
+            _, _, match_id = heapq.heappop(self._due)
+            match = self.matches.get(match_id)
+            if match is not None and lifecycle.is_due(match, now):
+                self._expire_one(match, outcome)
+
+    def _expire_one(self, match: Match, outcome: Outcome) -> None:
+        """The window ended: the match expired at `expires_at` (whoever noticed it when)."""
+        ended, at = lifecycle.expired(match), match.expires_at
+        decision = MatchEnded(ended, at, lifecycle.next_step_after_expiry(match))
+        self._after_end([self._release(ended, decision, outcome)], ended.offer, at, outcome)
+
+    def _after_end(
+        self, demands: list[DemandRecord], offer: Offer, at: datetime, outcome: Outcome
+    ) -> None:
+        """The demand looks again (if so decided), then the freed seats serve the waiting."""
+        self._rematch(demands, at, outcome)
+        self._serve_waiting(self.offers[offer.id].offer, at, outcome)
+
+    def _release(self, ended: Match, decision: MatchEnded, outcome: Outcome) -> DemandRecord:
+        """Record an end: the seats are free, the demand waits again or is closed."""
+        self.matches.pop(ended.match_id, None)
+        outcome.matches[ended.match_id] = ended
+        outcome.decisions.append(decision)
+        offer = self.offers[ended.offer_id]
+        offer.reserved = max(0, offer.reserved - ended.seats)
+        outcome.offers.add(ended.offer_id)
+        record = self.demands[ended.demand_id]
+        if lifecycle.excludes_offer(ended):
+            record.excluded.add(ended.offer_id)
+        record.match_id = record.offer_id = None
+        rematch = decision.next_step == NextStep.REMATCH
+        record.state = DemandState.WAITING if rematch else DemandState.CLOSED
+        outcome.demands.add(ended.demand_id)
+        return record
+
+    # Choosing ------------------------------------------------------------------------
+
+    def _best(self, record: DemandRecord) -> OfferRecord | None:
+        """The feasible offer with the highest score, excluded offers aside; ties go to
+        the lowest offer id."""
+        demand = record.demand
         feasible = [
             self.offers[offer_id]
             for offer_id in self._index.near(demand)
-            if rules.feasible(self.offers[offer_id].offer, self.offers[offer_id].remaining, demand)
+            if offer_id not in record.excluded
+            and rules.feasible(self.offers[offer_id].offer, self.offers[offer_id].remaining, demand)
         ]
         if not feasible:
             return None
@@ -176,28 +348,39 @@ class Market:
     ) -> Proposal:
         demand, offer = record.demand, best.offer
         best.reserved += demand.seats
-        record.state = DemandState.MATCHED
-        record.match_id = proposal_id(demand, offer)
-        record.offer_id = offer.id
-        outcome.offers.add(offer.id)
-        outcome.demands.add(demand.id)
-        return Proposal(
-            match_id=record.match_id,
+        record.proposals += 1
+        match = Match(
+            match_id=proposal_id(demand, offer, record.proposals),
             demand=demand,
             offer=offer,
+            seats=demand.seats,
             score=scoring.score(offer, demand),
             reasons=scoring.explain(offer, demand, best.remaining),
-            time=at,
-            submitted_at=record.submitted_at,
+            seq=self._next_match_seq,
+            proposed_at=at,
+            expires_at=lifecycle.expires_at(at, self.answer_ttl),
         )
+        self._next_match_seq += 1
+        self.matches[match.match_id] = match
+        heapq.heappush(self._due, (match.expires_at, match.seq, match.match_id))
+        record.state = DemandState.MATCHED
+        record.match_id = match.match_id
+        record.offer_id = offer.id
+        outcome.matches[match.match_id] = match
+        outcome.offers.add(offer.id)
+        outcome.demands.add(demand.id)
+        return Proposal(match, submitted_at=record.submitted_at)
 
-    def _why_not(self, demand: Demand) -> tuple[NotFoundReason, dict[str, Any]]:
-        """Why nothing fits: every rule each live offer of this type fails, counted; the
-        reason is the one that ruled out the most (ties in the documented order)."""
-        candidates = [r for r in self.offers.values() if r.active]
+    def _why_not(self, record: DemandRecord) -> tuple[NotFoundReason, dict[str, Any]]:
+        """Why nothing fits: every rule each live offer of this type (excluded ones aside)
+        fails, counted; the reason is the one that ruled out the most (ties in the
+        documented order)."""
+        candidates = [
+            r for r in self.offers.values() if r.active and r.offer.id not in record.excluded
+        ]
         excluded: dict[NotFoundReason, int] = {}
-        for record in candidates:
-            for reason in rules.exclusions(record.offer, record.remaining, demand):
+        for offer in candidates:
+            for reason in rules.exclusions(offer.offer, offer.remaining, record.demand):
                 excluded[reason] = excluded.get(reason, 0) + 1
         reason = rules.main_reason(excluded)
         return reason, {
@@ -213,7 +396,7 @@ class Market:
         why: tuple[NotFoundReason, dict[str, Any]] | None = None,
     ) -> NotFound:
         """Answer that the demand waits, and remember why (`why` if already worked out)."""
-        reason, reasons = why or self._why_not(record.demand)
+        reason, reasons = why or self._why_not(record)
         record.waiting_reason = reason
         record.not_found_answers += 1
         return NotFound(

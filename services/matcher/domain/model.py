@@ -8,6 +8,8 @@ from concilia.contract.common import WeeklySlot
 from concilia.contract.demands import DemandEventData, DemandStatus
 from concilia.contract.offers import OfferEventData, OfferStatus
 
+_LIVE_OFFER = (OfferStatus.OPEN, OfferStatus.FULL)
+
 
 class Slot(NamedTuple):
     """A weekly interval in minutes since midnight: (day, start, end), end exclusive."""
@@ -61,7 +63,7 @@ class Offer:
             id=data.id,
             service_type=str(data.service_type),
             version=data.version,
-            open=data.status == OfferStatus.OPEN,
+            open=data.status in _LIVE_OFFER,  # full is live too: the matcher counts seats
             remote=data.remote,
             lat=data.location.lat if data.location else None,
             lon=data.location.lon if data.location else None,
