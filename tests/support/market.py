@@ -4,11 +4,13 @@ and CloudEvents, built on the HTTP factories with real Isola places."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from concilia.contract.answers import MatchAnswerData
 from concilia.contract.demands import DemandEventData, DemandType
 from concilia.contract.envelope import CloudEvent, stable_id
+from concilia.contract.matches import Answer, Party
 from concilia.contract.offers import OfferEventData, OfferType
 from concilia.contract.taxonomy import area_of
-from services.matcher.domain.events import DemandChanged, OfferChanged
+from services.matcher.domain.events import AnswerGiven, DemandChanged, OfferChanged
 from services.matcher.domain.model import Demand, Offer
 from tests.support.factories import a_demand, an_offer
 
@@ -78,12 +80,71 @@ def withdrawn(offer_id: str = "offer-1", **fields: Any) -> OfferChanged:
     return OfferChanged(an_offer_of(offer_id, status="withdrawn", **fields), closing=True)
 
 
+def offer_expired(offer_id: str = "offer-1", **fields: Any) -> OfferChanged:
+    return OfferChanged(an_offer_of(offer_id, status="expired", **fields), closing=True)
+
+
 def submitted(demand_id: str = "demand-1", **fields: Any) -> DemandChanged:
     return DemandChanged(a_demand_for(demand_id, **fields), closing=False)
 
 
 def demand_withdrawn(demand_id: str = "demand-1", **fields: Any) -> DemandChanged:
     return DemandChanged(a_demand_for(demand_id, status="withdrawn", **fields), closing=True)
+
+
+def demand_expired(demand_id: str = "demand-1", **fields: Any) -> DemandChanged:
+    return DemandChanged(a_demand_for(demand_id, status="expired", **fields), closing=True)
+
+
+def answer(
+    match_id: str,
+    party: Party,
+    given: Answer,
+    record_id: str,
+    when: datetime = T0,
+    service_type: str = "after_school",
+) -> AnswerGiven:
+    """A party's answer to a match, as the matcher parses it."""
+    return AnswerGiven(match_id, party, given, record_id, service_type, when)
+
+
+def requester_accepts(
+    match_id: str, demand_id: str = "demand-1", when: datetime = T0
+) -> AnswerGiven:
+    return answer(match_id, Party.REQUESTER, Answer.ACCEPTED, demand_id, when)
+
+
+def requester_declines(
+    match_id: str, demand_id: str = "demand-1", when: datetime = T0
+) -> AnswerGiven:
+    return answer(match_id, Party.REQUESTER, Answer.DECLINED, demand_id, when)
+
+
+def provider_accepts(match_id: str, offer_id: str = "offer-1", when: datetime = T0) -> AnswerGiven:
+    return answer(match_id, Party.PROVIDER, Answer.ACCEPTED, offer_id, when)
+
+
+def provider_declines(match_id: str, offer_id: str = "offer-1", when: datetime = T0) -> AnswerGiven:
+    return answer(match_id, Party.PROVIDER, Answer.DECLINED, offer_id, when)
+
+
+def answer_event(
+    type_: str, match_id: str, *, service_type: str, when: datetime, **record: str
+) -> CloudEvent:
+    """demand.match_* (record demand_id=…) or offer.match_* (offer_id=…) as the demands or
+    offers service publishes it (id = stable_id(type, match_id), time = answered_at)."""
+    data = MatchAnswerData.model_validate(
+        {"match_id": match_id, "service_type": service_type, "answered_at": when, **record}
+    )
+    [record_id] = record.values()
+    return CloudEvent.new(
+        id=stable_id(type_, match_id),
+        type=type_,
+        source="demands" if type_.startswith("demand.") else "offers",
+        subject=record_id,
+        time=when,
+        data=data.model_dump(mode="json"),
+    )
 
 
 def offer_event(
