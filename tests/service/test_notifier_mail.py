@@ -7,18 +7,26 @@ from pathlib import Path
 import pytest
 
 from concilia.contract import topics
+from concilia.contract.matches import Party
+from concilia.platform.answer_links import LinkSigner
 from services.notifier.app import create_app
+from tests.conftest import JWT_SECRET
 from tests.support.kafka import produce
 from tests.support.notifier import (
+    DEMANDS_URL,
+    OFFERS_URL,
     Mongo,
     Parties,
+    answer_links,
     events_for,
+    html_of,
     mails_arrived,
     mails_to,
     notifications_of,
     send_contact,
     settings_for,
     text_of,
+    with_subject,
 )
 from tests.support.services import serving
 from tests.support.waiting import eventually
@@ -55,10 +63,12 @@ class TestBothPartiesAreMailed:
         (provider,) = mails_to(mail_dir, parties.provider_email)
         assert requester["Subject"] == "We found a service for you: Doposcuola in Isola"
         assert "0.4 km from you" in text_of(requester)
-        assert "Coop Isola (coop-isola)" in text_of(requester)
+        assert "Provided by: Coop Isola" in text_of(requester)
+        assert "coop-isola" not in text_of(requester)
         assert provider["Subject"].startswith("Nuova richiesta per la vostra offerta")
         assert "Jane" not in text_of(provider)
         assert parties.requester_email not in text_of(provider)
+        assert "@" not in text_of(requester) + text_of(provider)
         for raw in await notifications_of(kafka, parties.match_id):
             for secret in (*parties.addresses(), "Jane", "Coop Isola", "example.org"):
                 assert secret.encode() not in raw
@@ -120,6 +130,117 @@ class TestBothPartiesAreMailed:
         await eventually(both_sent, timeout=30, what="both jobs marked sent")
 
 
+class TestAnswerLinks:
+    async def test_each_proposal_holds_only_its_reader_s_own_signed_link(
+        self, kafka: str, notifier: str, smtp: tuple[int, Path]
+    ) -> None:
+        """The requester's mail links to the demands service, the provider's to the offers
+        service, each on its own line, each token readable for that party only."""
+        _, mail_dir = smtp
+        parties = Parties()
+        await parties.send_contacts(kafka)
+        await parties.send_match(kafka)
+        await eventually(
+            lambda: mails_arrived(mail_dir, *parties.addresses()), timeout=60, what="both mails"
+        )
+        (requester,) = mails_to(mail_dir, parties.requester_email)
+        (provider,) = mails_to(mail_dir, parties.provider_email)
+        signer = LinkSigner(JWT_SECRET)
+        (own,) = answer_links(text_of(requester))
+        assert own in text_of(requester).splitlines()
+        assert own.startswith(f"{DEMANDS_URL}/r/")
+        assert f'href="{own}"' in html_of(requester)
+        claims = signer.read(own.rpartition("/r/")[2], Party.REQUESTER)
+        assert (claims.match_id, claims.record_id) == (parties.match_id, parties.demand_id)
+        (theirs,) = answer_links(text_of(provider))
+        assert theirs.startswith(f"{OFFERS_URL}/r/")
+        claims = signer.read(theirs.rpartition("/r/")[2], Party.PROVIDER)
+        assert (claims.match_id, claims.record_id) == (parties.match_id, parties.offer_id)
+        assert theirs not in text_of(requester) + html_of(requester)
+        assert own not in text_of(provider) + html_of(provider)
+
+
+class TestLifecycle:
+    async def test_an_accepted_match_reveals_each_side_s_contact_to_the_other(
+        self, kafka: str, notifier: str, smtp: tuple[int, Path]
+    ) -> None:
+        """match.proposed then match.accepted: two mails each; only the accepted ones name
+        the other side and give its e-mail address, and they hold no answer link."""
+        _, mail_dir = smtp
+        parties = Parties()
+        await parties.send_match(kafka)
+        await parties.send_match(
+            kafka, "match.accepted", state="accepted", requester_answer="accepted"
+        )
+        await parties.send_contacts(kafka)
+
+        async def four_mails() -> bool:
+            found = [mails_to(mail_dir, a) for a in parties.addresses()]
+            return all(len(m) == 2 for m in found)
+
+        await eventually(four_mails, timeout=60, what="two mails for each party")
+        requester_mails = mails_to(mail_dir, parties.requester_email)
+        provider_mails = mails_to(mail_dir, parties.provider_email)
+        (proposal,) = with_subject(requester_mails, "We found a service for you")
+        (accepted,) = with_subject(requester_mails, "Match confirmed")
+        assert parties.provider_email not in text_of(proposal) + html_of(proposal)
+        assert "Dear Jane Smith," in text_of(accepted)
+        assert "Provider: Coop Isola" in text_of(accepted)
+        assert f"E-mail: {parties.provider_email}" in text_of(accepted)
+        assert answer_links(text_of(accepted)) == []
+        (offered,) = with_subject(provider_mails, "Nuova richiesta")
+        (confirmed,) = with_subject(provider_mails, "Abbinamento confermato")
+        assert "Jane" not in text_of(offered)
+        assert "Gentile Coop Isola," in text_of(confirmed)
+        assert "Nome: Jane Smith" in text_of(confirmed)
+        assert f"E-mail: {parties.requester_email}" in text_of(confirmed)
+
+    async def test_a_withdrawn_demand_tells_only_the_provider(
+        self, kafka: str, notifier: str, smtp: tuple[int, Path]
+    ) -> None:
+        """match.cancelled with cause demand_withdrawn: the provider learns its seats are free,
+        the requester, who withdrew, gets nothing more than the proposal."""
+        _, mail_dir = smtp
+        parties = Parties()
+        await parties.send_contacts(kafka)
+        await parties.send_match(kafka)
+        await parties.send_match(
+            kafka, "match.cancelled", state="cancelled", cause="demand_withdrawn", next_step="none"
+        )
+
+        async def provider_told() -> bool:
+            return len(mails_to(mail_dir, parties.provider_email)) == 2
+
+        await eventually(provider_told, timeout=60, what="the provider's two mails")
+        (cancelled,) = with_subject(mails_to(mail_dir, parties.provider_email), "Abbinamento")
+        assert "I 2 posti trattenuti sono di nuovo disponibili" in " ".join(
+            text_of(cancelled).split()
+        )
+        assert len(mails_to(mail_dir, parties.requester_email)) == 1
+
+    async def test_a_demand_waiting_twice_gets_one_mail(
+        self, kafka: str, notifier: str, smtp: tuple[int, Path]
+    ) -> None:
+        """Two match.not_found for one demand (two match ids): one waiting mail."""
+        _, mail_dir = smtp
+        parties, marker = Parties(), Parties()
+        await parties.send_contacts(kafka)
+        await marker.send_contacts(kafka)
+        await parties.send_not_found(kafka, f"{parties.match_id}-a")
+        await parties.send_not_found(kafka, f"{parties.match_id}-b")
+        # Same key, same partition: once the marker's mail is out, both were handled.
+        await marker.send_not_found(kafka, marker.match_id)
+
+        await eventually(
+            lambda: mails_arrived(mail_dir, marker.requester_email, parties.requester_email),
+            timeout=60,
+            what="the marker's and the party's waiting mails",
+        )
+        (waiting,) = mails_to(mail_dir, parties.requester_email)
+        assert waiting["Subject"] == "Request waiting: After-school care"
+        assert "too far" in text_of(waiting)
+
+
 class TestContacts:
     async def test_a_tombstone_erases_the_contact(
         self, kafka: str, notifier: str, mongo_client: Mongo, database_name: str
@@ -138,3 +259,36 @@ class TestContacts:
             return await contacts.find_one({"_id": ref}) is None
 
         await eventually(erased, timeout=60, what="the contact erased")
+
+    async def test_a_tombstone_drops_the_mails_that_need_the_erased_contact(
+        self,
+        kafka: str,
+        notifier: str,
+        smtp: tuple[int, Path],
+        mongo_client: Mongo,
+        database_name: str,
+    ) -> None:
+        """match.accepted while the provider's contact is unknown: both mails wait for it;
+        once it is erased they are dropped (nothing waits for ever, nothing is sent)."""
+        _, mail_dir = smtp
+        parties = Parties()
+        jobs = mongo_client[database_name]["notification_jobs"]
+        await send_contact(
+            kafka, parties.requester_ref, "Jane Smith", parties.requester_email, "en"
+        )
+        await parties.send_match(kafka, "match.accepted", state="accepted")
+
+        async def both_waiting_for_the_provider() -> bool:
+            waiting = {"match_id": parties.match_id, "waiting_for": parties.provider_ref}
+            return await jobs.count_documents(waiting) == 2
+
+        await eventually(both_waiting_for_the_provider, timeout=60, what="two waiting jobs")
+        await produce(kafka, topics.CONTACTS, None, key=parties.provider_ref)
+
+        async def both_dropped() -> bool:
+            docs = await jobs.find({"match_id": parties.match_id}).to_list()
+            return sorted(d["status"] for d in docs) == ["dropped", "dropped"]
+
+        await eventually(both_dropped, timeout=60, what="both jobs dropped")
+        assert mails_to(mail_dir, parties.requester_email) == []
+        assert await notifications_of(kafka, parties.match_id) == []

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from concilia.embedded.processes import free_port
+from tests.conftest import JWT_SECRET
 from tests.support.services import service_process, wait_ready
 
 pytestmark = pytest.mark.service
@@ -23,6 +24,7 @@ class TestNotifierProcess:
             "MONGODB_DATABASE": database_name,
             "HTTP_PORT": str(port),
             "SMTP_PORT": str(free_port()),
+            "AUTH_JWT_SECRET": JWT_SECRET,
         }
         child = service_process("services.notifier", env, stack_home / "logs", "notifier").start()
         try:

@@ -1,11 +1,18 @@
-"""A readable match.proposed payload for the notifier's tests."""
+"""Readable match.* payloads for the notifier's tests: a proposal and what follows it."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from concilia.contract.matches import MatchEventData
 
+PROPOSED_AT = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
+# 72 h later: Saturday 28 November 2026, 14:30 in Milan (UTC+1 in winter).
+EXPIRES_AT = PROPOSED_AT + timedelta(hours=72)
+
 
 def a_match(**overrides: Any) -> MatchEventData:
+    """A proposal of `Doposcuola in Isola` (offer of coop-isola) to a demand of
+    azienda-garibaldi; lifecycle fields can be overridden (state, declined_by, cause…)."""
     data: dict[str, Any] = {
         "match_id": "m-1",
         "offer_id": "o-1",
@@ -19,7 +26,7 @@ def a_match(**overrides: Any) -> MatchEventData:
             "price_eur": 120,
             "max_price_eur": 200,
         },
-        "seats": 1,
+        "seats": 2,
         "provider_ref": "p-1",
         "requester_ref": "r-1",
         "offer": {
@@ -44,6 +51,26 @@ def a_match(**overrides: Any) -> MatchEventData:
             "beneficiary_age": 8,
             "languages": ["it"],
         },
+        "state": "proposed",
+        "proposed_at": PROPOSED_AT.isoformat(),
+        "expires_at": EXPIRES_AT.isoformat(),
+    }
+    data.update(overrides)
+    return MatchEventData.model_validate(data)
+
+
+def not_found(**overrides: Any) -> MatchEventData:
+    """A match.not_found for demand d-1: nothing within reach."""
+    data: dict[str, Any] = {
+        "match_id": "nf-1",
+        "offer_id": None,
+        "demand_id": "d-1",
+        "service_type": "after_school",
+        "score": 0,
+        "reasons": {"reason": "too_far", "too_far": 3},
+        "seats": 2,
+        "requester_ref": "r-1",
+        "reason": "too_far",
     }
     data.update(overrides)
     return MatchEventData.model_validate(data)
