@@ -1,0 +1,92 @@
+"""The rule both parties answer by, and the words of the link pages, without I/O."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from concilia.contract.matches import Answer
+from concilia.platform.answers import AnswerRefused, Refusal, is_new_answer
+from concilia.platform.link_pages import LinkView, hours_words, price_words, render, when
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+OPEN_UNTIL = NOW + timedelta(hours=1)
+
+
+class TestAnswerRule:
+    def test_a_first_answer_is_new_and_a_repeat_is_not(self) -> None:
+        """No answer yet: new; the same answer again: not new (200, no event)."""
+        assert is_new_answer("proposed", None, Answer.ACCEPTED, OPEN_UNTIL, NOW)
+        assert not is_new_answer("proposed", "accepted", Answer.ACCEPTED, OPEN_UNTIL, NOW)
+
+    @pytest.mark.parametrize(
+        ("state", "given", "expires_at", "refusal"),
+        [
+            ("proposed", "accepted", OPEN_UNTIL, Refusal.ANSWERED),
+            ("declined", None, OPEN_UNTIL, Refusal.ENDED),
+            ("cancelled", "declined", OPEN_UNTIL, Refusal.ENDED),
+            (None, None, OPEN_UNTIL, Refusal.ENDED),
+            ("proposed", None, NOW - timedelta(seconds=1), Refusal.CLOSED),
+        ],
+    )
+    def test_refusals_name_their_reason(
+        self, state: str | None, given: str | None, expires_at: datetime, refusal: Refusal
+    ) -> None:
+        """A different answer, an ended or unknown match, a closed window: refused."""
+        with pytest.raises(AnswerRefused) as caught:
+            is_new_answer(state, given, Answer.DECLINED, expires_at, NOW)
+        assert caught.value.refusal is refusal
+
+    def test_an_accepted_match_never_closes(self) -> None:
+        """Both accepted: repeating the answer stays fine after the window."""
+        late = NOW + timedelta(days=10)
+        assert not is_new_answer("accepted", "accepted", Answer.ACCEPTED, OPEN_UNTIL, late)
+
+    def test_a_link_is_single_use(self) -> None:
+        """Through a link, even the same answer again is refused."""
+        with pytest.raises(AnswerRefused) as caught:
+            is_new_answer("proposed", "accepted", Answer.ACCEPTED, OPEN_UNTIL, NOW, single_use=True)
+        assert caught.value.refusal is Refusal.ANSWERED
+
+
+class TestWords:
+    def test_hours_are_in_week_order_in_each_language(self) -> None:
+        """Days by name, in order, with an en dash between the times."""
+        slots = [
+            {"day": "wed", "start": "16:30", "end": "18:30"},
+            {"day": "mon", "start": "14:00", "end": "19:00"},
+        ]
+        assert hours_words(slots, "it") == "lunedì 14:00–19:00; mercoledì 16:30–18:30"
+        assert hours_words(slots, "en") == "Monday 14:00–19:00; Wednesday 16:30–18:30"
+
+    def test_prices_read_naturally(self) -> None:
+        """Italian puts the euro after the amount with a comma; free is said in words."""
+        assert price_words(120, "month", True, "it") == (
+            "120 € al mese, pagabile con il credito welfare"
+        )
+        assert price_words(12.5, "session", False, "en") == "€12.5 per session"
+        assert price_words(0, "month", False, "it") == "gratuito"
+
+    def test_deadlines_are_in_rome_time(self) -> None:
+        """09:00 UTC in March is 10:00 in Milan."""
+        assert when(NOW, "it") == "2 marzo 2026, 10:00"
+        assert when(NOW, "en") == "2 March 2026, 10:00"
+
+
+class TestPages:
+    def test_user_text_is_escaped_and_there_is_no_script(self) -> None:
+        """A title with markup shows as text; the page carries no JavaScript."""
+        view = LinkView(lang="en", heading="<b>Hi</b>", rows=[("Offer", "<script>x</script>")])
+        response = render(200, "answer_page.html.j2", view, token="t")
+        html = bytes(response.body).decode()
+        assert "&lt;script&gt;" in html
+        assert "<script" not in html
+        assert 'value="accept"' in html
+        assert 'value="decline"' in html
+
+    def test_a_status_page_without_a_language_speaks_both(self) -> None:
+        """A tampered link tells its reader in Italian and in English."""
+        html = bytes(
+            render(400, "answer_status.html.j2", LinkView(lang=""), reason="tampered").body
+        )
+        assert "Questo link non è valido." in html.decode()
+        assert "This link is not valid." in html.decode()
