@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from concilia.contract.matches import MatchEventData, Party
+from concilia.contract.matches import MatchEventData, MatchType, Party
 from concilia.contract.notifications import Template
 from concilia.platform.metrics import EMAILS
 from concilia.platform.mongo import Document
-from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact
+from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact, with_answer_deadline
 from services.notifier.domain.mails import WITH_ANSWER_LINK, compose
 from services.notifier.domain.message import RenderedMail, build_message, render
 from services.notifier.domain.views import Contact, MailRequest
@@ -158,6 +158,8 @@ class Dispatcher:
         template = job["template"]
         answer_url = None
         if template in WITH_ANSWER_LINK:
+            # Proposals stored before the lifecycle have no deadline: 72 h from the job.
+            match = with_answer_deadline(MatchType.PROPOSED, match, job["created_at"])
             party = Party.PROVIDER if template == Template.PROVIDER_MATCH else Party.REQUESTER
             answer_url = self._settings.links.for_party(match, party)
         request = MailRequest(

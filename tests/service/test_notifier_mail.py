@@ -292,3 +292,46 @@ class TestContacts:
         await eventually(both_dropped, timeout=60, what="both jobs dropped")
         assert mails_to(mail_dir, parties.requester_email) == []
         assert await notifications_of(kafka, parties.match_id) == []
+
+    async def test_a_mail_planned_after_its_reader_was_erased_is_dropped(
+        self,
+        kafka: str,
+        notifier: str,
+        smtp: tuple[int, Path],
+        mongo_client: Mongo,
+        database_name: str,
+    ) -> None:
+        """A match event that arrives after its requester's tombstone plans a mail nobody can
+        get: the dispatcher drops it instead of waiting for the contact."""
+        _, mail_dir = smtp
+        parties = Parties()
+        jobs = mongo_client[database_name]["notification_jobs"]
+        requester = (parties.requester_ref, "Jane Smith", parties.requester_email, "en")
+        await send_contact(kafka, *requester)
+        await produce(kafka, topics.CONTACTS, None, key=parties.requester_ref)
+        await parties.send_not_found(kafka, parties.match_id)
+
+        async def dropped() -> bool:
+            job = await jobs.find_one({"match_id": parties.match_id})
+            return job is not None and job["status"] == "dropped"
+
+        await eventually(dropped, timeout=60, what="the waiting mail dropped")
+        assert mails_to(mail_dir, parties.requester_email) == []
+
+    async def test_a_proposal_goes_out_without_the_name_of_an_erased_provider(
+        self, kafka: str, notifier: str, smtp: tuple[int, Path]
+    ) -> None:
+        """The provider's name is only nice to have in the requester's proposal: once its
+        contact is erased, the mail goes out naming the offer instead of waiting."""
+        _, mail_dir = smtp
+        parties = Parties()
+        requester = (parties.requester_ref, "Jane Smith", parties.requester_email, "en")
+        await send_contact(kafka, *requester)
+        await produce(kafka, topics.CONTACTS, None, key=parties.provider_ref)
+        await parties.send_match(kafka)
+
+        (proposal,) = await eventually(
+            lambda: mails_to(mail_dir, parties.requester_email), timeout=60, what="the proposal"
+        )
+        assert "Provided by" not in text_of(proposal)
+        assert "Doposcuola in Isola" in text_of(proposal)
