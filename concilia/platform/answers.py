@@ -8,8 +8,11 @@ one-click link is single use: once its party answered, even the same answer is r
 from datetime import datetime
 from enum import StrEnum
 
+from concilia.contract.answers import MatchAnswerData
+from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import LIVE_STATES, Answer, MatchState
-from concilia.platform.changes import Conflict
+from concilia.platform.changes import Conflict, Document
+from concilia.platform.messages import OutgoingMessage
 
 
 class Refusal(StrEnum):
@@ -63,3 +66,22 @@ def check_answerable(
     closed = expires_at is not None and now > expires_at
     if MatchState(state) is MatchState.PROPOSED and given is None and closed:
         raise AnswerRefused(Refusal.CLOSED, "the time to answer this proposal has passed")
+
+
+def answer_message(
+    *, topic: str, source: str, type_: str, record: Document, data: MatchAnswerData, at: datetime
+) -> OutgoingMessage:
+    """A party's answer event about its own record, keyed by service_type like the record's
+    other events; its id is stable for (type, match), so a retry publishes the same id."""
+    return OutgoingMessage(
+        topic=topic,
+        key=record["service_type"],
+        event=CloudEvent.new(
+            type=type_,
+            source=source,
+            subject=record["_id"],
+            data=data.model_dump(mode="json"),
+            id=stable_id(type_, data.match_id),
+            time=at,
+        ),
+    )

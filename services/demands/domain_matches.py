@@ -7,7 +7,6 @@ from datetime import datetime
 from concilia.contract import topics
 from concilia.contract.answers import MatchAnswerData
 from concilia.contract.demands import DemandStatus, DemandType, MatchSummary
-from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import (
     ENDING_TYPES,
     Answer,
@@ -16,7 +15,13 @@ from concilia.contract.matches import (
     MatchType,
     NextStep,
 )
-from concilia.platform.answers import AnswerRefused, Refusal, check_answerable, is_new_answer
+from concilia.platform.answers import (
+    AnswerRefused,
+    Refusal,
+    answer_message,
+    check_answerable,
+    is_new_answer,
+)
 from concilia.platform.changes import Change, Document, revised
 from concilia.platform.messages import OutgoingMessage
 from services.demands.domain import SOURCE, demand_event
@@ -148,17 +153,8 @@ def answer_event(demand: Document, match_id: str, given: Answer, at: datetime) -
         service_type=demand["service_type"],
         answered_at=at,
     )
-    return OutgoingMessage(
-        topic=topics.DEMANDS,
-        key=demand["service_type"],
-        event=CloudEvent.new(
-            type=type_,
-            source=SOURCE,
-            subject=demand["_id"],
-            data=data.model_dump(mode="json"),
-            id=stable_id(type_, match_id),
-            time=at,
-        ),
+    return answer_message(
+        topic=topics.DEMANDS, source=SOURCE, type_=type_, record=demand, data=data, at=at
     )
 
 

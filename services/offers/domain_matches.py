@@ -8,7 +8,6 @@ from typing import Any
 
 from concilia.contract import topics
 from concilia.contract.answers import MatchAnswerData
-from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import (
     ENDING_TYPES,
     Answer,
@@ -17,7 +16,13 @@ from concilia.contract.matches import (
     MatchType,
 )
 from concilia.contract.offers import OfferMatchPublic, OfferType
-from concilia.platform.answers import AnswerRefused, Refusal, check_answerable, is_new_answer
+from concilia.platform.answers import (
+    AnswerRefused,
+    Refusal,
+    answer_message,
+    check_answerable,
+    is_new_answer,
+)
 from concilia.platform.changes import Change, Document, revised
 from concilia.platform.messages import OutgoingMessage
 from services.offers.domain import (
@@ -125,17 +130,8 @@ def answer_event(offer: Document, match_id: str, given: Answer, at: datetime) ->
     data = MatchAnswerData(
         match_id=match_id, offer_id=offer["_id"], service_type=offer["service_type"], answered_at=at
     )
-    return OutgoingMessage(
-        topic=topics.OFFERS,
-        key=offer["service_type"],
-        event=CloudEvent.new(
-            type=type_,
-            source=SOURCE,
-            subject=offer["_id"],
-            data=data.model_dump(mode="json"),
-            id=stable_id(type_, match_id),
-            time=at,
-        ),
+    return answer_message(
+        topic=topics.OFFERS, source=SOURCE, type_=type_, record=offer, data=data, at=at
     )
 
 
