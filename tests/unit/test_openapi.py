@@ -43,3 +43,16 @@ class TestOpenApi:
         body = spec["paths"][f"/v1/{service}"]["post"]["requestBody"]["content"]["application/json"]
         expected = "OfferCreate" if service == "offers" else "DemandCreate"
         assert body["schema"]["$ref"].endswith(f"/{expected}")
+
+    def test_answer_routes_are_documented_and_link_pages_are_not(self, service: str) -> None:
+        """The answers (and the offer's matches) have summaries; /r/{token} pages are HTML
+        for people, not part of the API."""
+        paths = spec_of(service)["paths"]
+        answers = (
+            ["/v1/offers/{offer_id}/matches/{match_id}/accept", "/v1/offers/{offer_id}/matches"]
+            if service == "offers"
+            else ["/v1/demands/{demand_id}/match/accept", "/v1/demands/{demand_id}/match/decline"]
+        )
+        for path in answers:
+            assert all(op["summary"] for op in paths[path].values())
+        assert not any(path.startswith("/r/") for path in paths)
