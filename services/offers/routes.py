@@ -50,7 +50,7 @@ def offers_router(
     Reader = Annotated[Principal, Depends(readers(authenticate, Role.PROVIDER))]
     Writer = Annotated[Principal, Depends(writers(authenticate, Role.PROVIDER))]
 
-    @router.get("/{offer_id}/matches", summary="The offer's matches and their states")
+    @router.get("/{offer_id}/matches", summary="The offer's matches and their states, newest first")
     async def list_matches(offer_id: str, caller: Reader) -> list[OfferMatchPublic]:
         offer = await store.get(offer_id, read_scope(caller))
         shown = []
