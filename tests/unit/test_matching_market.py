@@ -1,5 +1,7 @@
 """The market over time: reservations, waiting demands, versions, determinism."""
 
+from collections.abc import Sequence
+
 from concilia.contract.envelope import stable_id
 from services.matcher.domain.decisions import Decision, NotFound, Proposal
 from services.matcher.domain.events import MarketEvent
@@ -8,7 +10,7 @@ from tests.support.market import at, demand_withdrawn, published, submitted, wit
 from tests.support.places import SAN_SIRO
 
 
-def run(events: list[MarketEvent], market: Market | None = None) -> list[Decision]:
+def run(events: Sequence[MarketEvent], market: Market | None = None) -> list[Decision]:
     """Apply events in order (one minute apart) and return every decision."""
     market = market or Market("after_school")
     decisions: list[Decision] = []
@@ -23,6 +25,7 @@ def summary(decisions: list[Decision]) -> list[tuple[str, str, str]]:
         if isinstance(d, Proposal)
         else (d.demand.id, "not_found", str(d.reason))
         for d in decisions
+        if isinstance(d, Proposal | NotFound)
     ]
 
 

@@ -81,6 +81,10 @@ def decide(events: list[MarketEvent], market: Market) -> list[Decision]:
     return decisions
 
 
+def reasons_of(decisions: list[Decision]) -> list[dict[str, Any]]:
+    return [d.reasons for d in decisions if isinstance(d, Proposal | NotFound)]
+
+
 PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -95,8 +99,7 @@ class TestMarketProperties:
         indexed = decide(events, Market("after_school", index=grid_only))
         brute = decide(events, Market("after_school", index=ScanIndex))
         assert indexed == brute
-        reasons = lambda ds: [d.reasons for d in ds if isinstance(d, Proposal | NotFound)]  # noqa: E731
-        assert reasons(indexed) == reasons(brute)
+        assert reasons_of(indexed) == reasons_of(brute)
 
     @PROPERTY
     @given(event_sequences(with_changes=False))

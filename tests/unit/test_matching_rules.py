@@ -22,6 +22,7 @@ def answer(offers: list[dict[str, Any]], **demand: Any) -> Proposal | NotFound:
         market.apply(published(fields.pop("id", f"offer-{n}"), **fields), at(n))
     outcome = market.apply(submitted("demand-1", **demand), at(100))
     [decision] = outcome.decisions
+    assert isinstance(decision, Proposal | NotFound)
     return decision
 
 
