@@ -3,21 +3,21 @@
 from collections.abc import Callable
 
 from concilia.contract.notifications import Template
-from services.notifier.domain import outcomes, views
+from services.notifier.domain import accepted, endings, proposals, waiting
 from services.notifier.domain.views import MailRequest, MailView
 
 COMPOSERS: dict[str, Callable[[MailRequest], MailView]] = {
-    Template.REQUESTER_MATCH: views.requester_proposal,
-    Template.PROVIDER_MATCH: views.provider_proposal,
-    Template.REQUESTER_ACCEPTED: outcomes.requester_accepted,
-    Template.PROVIDER_ACCEPTED: outcomes.provider_accepted,
-    Template.REQUESTER_DECLINED: outcomes.requester_ended,
-    Template.REQUESTER_EXPIRED: outcomes.requester_ended,
-    Template.REQUESTER_CANCELLED: outcomes.requester_ended,
-    Template.PROVIDER_DECLINED: outcomes.provider_ended,
-    Template.PROVIDER_EXPIRED: outcomes.provider_ended,
-    Template.PROVIDER_CANCELLED: outcomes.provider_ended,
-    Template.REQUESTER_WAITING: outcomes.requester_waiting,
+    Template.REQUESTER_MATCH: proposals.requester_proposal,
+    Template.PROVIDER_MATCH: proposals.provider_proposal,
+    Template.REQUESTER_ACCEPTED: accepted.requester_accepted,
+    Template.PROVIDER_ACCEPTED: accepted.provider_accepted,
+    Template.REQUESTER_DECLINED: endings.requester_ended,
+    Template.REQUESTER_EXPIRED: endings.requester_ended,
+    Template.REQUESTER_CANCELLED: endings.requester_ended,
+    Template.PROVIDER_DECLINED: endings.provider_ended,
+    Template.PROVIDER_EXPIRED: endings.provider_ended,
+    Template.PROVIDER_CANCELLED: endings.provider_ended,
+    Template.REQUESTER_WAITING: waiting.requester_waiting,
 }
 
 # Templates whose mail carries the reader's one-click answer link.
