@@ -31,6 +31,8 @@ def start_matcher(kafka: str, mongodb: str, logs: Path, name: str) -> tuple[Chil
         "MONGODB_URL": mongodb,
         "MONGODB_DATABASE": DATABASE,
         "HTTP_PORT": str(port),
+        # The events are of 2025: a ten-year answer window keeps every proposal open.
+        "MATCH_ANSWER_TTL_SECONDS": str(10 * 365 * 86400),
     }
     return service_process("services.matcher", env, logs, name=name).start(), (
         f"http://127.0.0.1:{port}"

@@ -12,7 +12,7 @@ from concilia.embedded.processes import free_port
 from services.matcher.app import create_app
 from services.matcher.settings import Settings
 from tests.support.kafka import events_of, produce, read_all
-from tests.support.market import demand_event, offer_event
+from tests.support.market import T0, demand_event, offer_event
 from tests.support.places import BICOCCA, VIA_CARMAGNOLA, VIA_CONFALONIERI
 from tests.support.services import serving, wait_ready
 from tests.support.waiting import eventually
@@ -29,7 +29,8 @@ async def matcher(kafka: str, mongodb: str) -> AsyncIterator[str]:
         mongodb_database="t_matcher_service",
         http_port=free_port(),
     )
-    async with serving(create_app(settings), port=settings.port) as url:
+    # The events below are of 2025 (T0): a clock frozen there keeps their windows open.
+    async with serving(create_app(settings, clock=lambda: T0), port=settings.port) as url:
         await wait_ready(url)
         yield kafka
 
