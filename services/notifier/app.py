@@ -70,7 +70,9 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         topics.MATCHES,
         group_id=GROUP_ID,
         service=name,
-        handle=make_handler(ledger, dispatcher.wake),
+        handle=make_handler(
+            ledger, dispatcher.wake, timedelta(seconds=settings.waiting_mail_delay_seconds)
+        ),
     )
 
     @asynccontextmanager

@@ -32,3 +32,6 @@ class Settings(ServiceSettings):
     # How long a proposal to the requester waits for the provider's contact (to name the
     # provider) before it goes out naming the offer only.
     mention_grace_seconds: float = Field(default=300.0, ge=0)
+    # A demand's "still waiting" e-mail waits this long first: a proposal meanwhile (its
+    # offer was simply not known yet) makes it moot, and the family gets only the proposal.
+    waiting_mail_delay_seconds: float = Field(default=600.0, ge=0)

@@ -82,6 +82,15 @@ class Ledger:
         await self._free_waiting(ref)
         return dropped
 
+    async def supersede(self, job_id: str, now: datetime) -> bool:
+        """Drop a job not sent yet because newer news makes it moot (a proposal arrived
+        while the demand's waiting e-mail was held back)."""
+        result = await self._db[JOBS].update_one(
+            {"_id": job_id, "status": JobStatus.PENDING},
+            {"$set": {**_dropped(now), "last_error": "superseded"}},
+        )
+        return result.modified_count > 0
+
     async def is_erased(self, ref: str) -> bool:
         return await self._db[ERASED].find_one({"_id": ref}) is not None
 
@@ -100,9 +109,14 @@ class Ledger:
     # -- jobs --------------------------------------------------------------------------
 
     async def add_jobs(
-        self, planned: list[PlannedJob], match: dict[str, Any], now: datetime
+        self,
+        planned: list[PlannedJob],
+        match: dict[str, Any],
+        now: datetime,
+        due: datetime | None = None,
     ) -> int:
-        """Insert the jobs that do not exist yet; returns how many were new."""
+        """Insert the jobs that do not exist yet, due at `due` (default now); returns how
+        many were new."""
         created = 0
         for job in planned:
             doc = {
@@ -117,7 +131,7 @@ class Ledger:
                 "last_error": None,
                 "waiting_for": None,
                 "waiting_until": None,
-                "next_attempt_at": now,
+                "next_attempt_at": due or now,
                 "lease_until": None,
                 "lease_token": None,
                 "created_at": now,

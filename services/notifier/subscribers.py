@@ -2,27 +2,34 @@
 Thin: validate, call the domain, persist, wake the dispatcher."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from concilia.contract import topics
 from concilia.contract.contacts import ContactEventData, ContactType
 from concilia.contract.envelope import CloudEvent
-from concilia.contract.matches import MatchEventData
+from concilia.contract.matches import MatchEventData, MatchType
 from concilia.platform.consumer import Handler, PoisonMessage, Record
 from concilia.platform.metrics import EMAILS
-from services.notifier.domain.jobs import UnusableMatch, plan_jobs, with_answer_deadline
+from services.notifier.domain.jobs import (
+    UnusableMatch,
+    plan_jobs,
+    waiting_job_id,
+    with_answer_deadline,
+)
 from services.notifier.domain.wording import language_of
 from services.notifier.store import Ledger, StoredContact
 
 
-def make_handler(ledger: Ledger, wake: Callable[[], None]) -> Handler:
+def make_handler(
+    ledger: Ledger, wake: Callable[[], None], waiting_delay: timedelta = timedelta(0)
+) -> Handler:
     """One handler for both topics the notifier reads (one consumer, group concilia-notifier)."""
 
     async def handle(event: CloudEvent | None, record: Record) -> str:
         if record.topic == topics.CONTACTS:
             outcome = await on_contact(ledger, event, record)
         elif record.topic == topics.MATCHES:
-            outcome = await on_match(ledger, event)
+            outcome = await on_match(ledger, event, waiting_delay)
         else:
             raise PoisonMessage("unexpected_topic", record.topic)
         if outcome == "processed":
@@ -50,9 +57,15 @@ async def on_contact(ledger: Ledger, event: CloudEvent | None, record: Record) -
     return "processed"
 
 
-async def on_match(ledger: Ledger, event: CloudEvent | None) -> str:
+async def on_match(
+    ledger: Ledger, event: CloudEvent | None, waiting_delay: timedelta = timedelta(0)
+) -> str:
     """Every match event plans its e-mails (DESIGN §8), once each: redeliveries map onto the
-    same job ids."""
+    same job ids.
+
+    A demand's "still waiting" e-mail is held back `waiting_delay`: the offers and demands
+    topics are not ordered with each other, so a demand often waits a moment only because
+    its offer is not known yet. A proposal within that delay makes the e-mail moot."""
     if event is None:
         raise PoisonMessage("unexpected_tombstone", "welfare.matches.v1 is not compacted")
     match = MatchEventData.model_validate(event.data)
@@ -63,5 +76,9 @@ async def on_match(ledger: Ledger, event: CloudEvent | None) -> str:
         raise PoisonMessage("invalid_data", str(exc)) from exc
     if not planned:
         return "ignored"
-    created = await ledger.add_jobs(planned, match.model_dump(mode="json"), datetime.now(UTC))
+    now = datetime.now(UTC)
+    if event.type == MatchType.PROPOSED:
+        await ledger.supersede(waiting_job_id(match.demand_id), now)
+    due = now + waiting_delay if event.type == MatchType.NOT_FOUND else now
+    created = await ledger.add_jobs(planned, match.model_dump(mode="json"), now, due)
     return "processed" if created else "duplicate"

@@ -242,6 +242,42 @@ class TestLifecycle:
         assert "too far" in text_of(waiting)
 
 
+class TestTheWaitingMail:
+    async def test_is_held_back_and_a_proposal_meanwhile_makes_it_moot(
+        self,
+        kafka: str,
+        mongodb: str,
+        smtp: tuple[int, Path],
+        database_name: str,
+        mongo_client: Mongo,
+    ) -> None:
+        """A demand answered not_found then proposed within the delay: the family gets the
+        proposal only, and the held-back waiting mail is dropped as superseded."""
+        _, mail_dir = smtp
+        settings = settings_for(
+            kafka, mongodb, database_name, smtp[0], waiting_mail_delay_seconds=30
+        )
+        async with serving(create_app(settings)):
+            parties = Parties()
+            await parties.send_contacts(kafka)
+            await parties.send_not_found(kafka, f"{parties.match_id}-waiting")
+            await parties.send_match(kafka)
+
+            await eventually(
+                lambda: mails_arrived(mail_dir, *parties.addresses()), timeout=60, what="mails"
+            )
+            jobs = mongo_client[database_name]["notification_jobs"]
+            waiting = await eventually(
+                lambda: jobs.find_one({"template": "requester_waiting", "status": "dropped"}),
+                timeout=30,
+                what="the waiting mail dropped",
+            )
+
+        assert waiting["last_error"] == "superseded"
+        [only] = mails_to(mail_dir, parties.requester_email)
+        assert "waiting" not in str(only["Subject"]).lower()
+
+
 class TestContacts:
     async def test_a_tombstone_erases_the_contact(
         self, kafka: str, notifier: str, mongo_client: Mongo, database_name: str

@@ -137,8 +137,16 @@ async def notifications_of(kafka: str, match_id: str) -> list[bytes]:
     ]
 
 
-def settings_for(kafka: str, mongodb: str, database: str, smtp_port: int, **extra: Any) -> Settings:
+def settings_for(
+    kafka: str,
+    mongodb: str,
+    database: str,
+    smtp_port: int,
+    waiting_mail_delay_seconds: float = 0,
+    **extra: Any,
+) -> Settings:
     return Settings(
+        waiting_mail_delay_seconds=waiting_mail_delay_seconds,
         kafka_bootstrap_servers=kafka,
         mongodb_url=mongodb,
         mongodb_database=database,
