@@ -217,7 +217,7 @@ def demands(today: date) -> list[SampleDemand]:
         _demand("d53", "porta-nuova-assicurazioni", "Marta Guerra", "sport", p.BICOCCA,
                 slots(("wed",), "18:00", "19:00"), "too_far", today=t, age=30, max_km=2),
         _demand("d54", "comune-milano-municipio-9", "Beatrice Riva", "culture",
-                p.GARIGLIANO, slots(("sat",), "15:00", "17:00"), "matched", today=t),
+                p.GARIGLIANO, slots(("sat",), "10:00", "12:00"), "matched", today=t),
         _demand("d55", "isola-digital", "Oliver Smith", "culture", p.ALVAR_AALTO,
                 slots(("thu",), "10:00", "12:00"), "matched", today=t, languages=("en",),
                 writes_in="en"),
