@@ -56,6 +56,16 @@ async def ensure_outbox_indexes(db: Database) -> None:
     )
 
 
+# CloudEvents Kafka protocol binding, structured mode: the value is the whole event.
+STRUCTURED_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+
+
+def cloudevents_headers(value: bytes | None) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a message: the structured-mode content type for an event,
+    none for a tombstone."""
+    return [STRUCTURED_CONTENT_TYPE] if value is not None else []
+
+
 class OutboxRelay:
     """Publishes staged messages in write order, then marks them published.
 
@@ -131,7 +141,12 @@ class OutboxRelay:
             return 0
         producer = await self._ensure_producer()
         futures = [
-            await producer.send(doc["topic"], value=doc["value"], key=doc["key"].encode())
+            await producer.send(
+                doc["topic"],
+                value=doc["value"],
+                key=doc["key"].encode(),
+                headers=cloudevents_headers(doc["value"]),
+            )
             for doc in batch
         ]
         await asyncio.gather(*futures)
