@@ -8,10 +8,19 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt tools/asyncapi/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# The official AsyncAPI CLI (pinned in tools/asyncapi), for `asyncapi validate` in make test.
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix tools/asyncapi --no-audit --no-fund --ignore-scripts --loglevel=error; \
+	else echo "make install: npm not found, the AsyncAPI CLI is not installed"; fi
+	@# promtool (alert rule tests) and prometheus (concilia up --monitoring): Debian's package.
+	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }; }; } \
+		|| echo "make install: could not install Debian's prometheus (promtool); alert tests will say so"
 	touch $(STAMP)
 
 demo: install

@@ -1,10 +1,13 @@
-"""The CloudEvents 1.0 envelope (structured mode) every message value uses (contract)."""
+"""The CloudEvents 1.0 envelope (structured mode) every message value uses (contract).
+`dataschema` names the JSON Schema of `data` (its `$id` in docs/contract/)."""
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from concilia.contract.catalogue import dataschema_of
 
 # Namespace for deterministic event ids: the same fact always gets the same id, so an id is
 # stable across retries and redeliveries.
@@ -20,6 +23,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # a URI on the wire: a null default would contradict it
+
+
 class CloudEvent(BaseModel):
     """One event on a Concilia topic. `subject` is the aggregate id; `data` the payload."""
 
@@ -32,6 +39,10 @@ class CloudEvent(BaseModel):
     time: datetime
     subject: str = Field(min_length=1)
     datacontenttype: Literal["application/json"] = "application/json"
+    # Always set on what we publish; optional on what we read (events from before v1.1).
+    dataschema: Annotated[
+        str | None, WithJsonSchema({"type": "string", "format": "uri"}, mode="serialization")
+    ] = Field(default=None, json_schema_extra=_no_default)
     data: dict[str, Any]
 
     @classmethod
@@ -51,11 +62,13 @@ class CloudEvent(BaseModel):
             type=type,
             time=time or utcnow(),
             subject=subject,
+            dataschema=dataschema_of(type),
             data=data,
         )
 
     def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
+        unset = {"dataschema"} if self.dataschema is None else None  # an unknown type's
+        return self.model_dump_json(exclude=unset).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "CloudEvent":

@@ -39,6 +39,26 @@ class TestEnvelope:
         assert json.loads(event.to_bytes())["specversion"] == "1.0"
         assert again.source == "/services/offers"
 
+    def test_every_event_names_the_json_schema_of_its_data(self) -> None:
+        """`dataschema` is the `$id` of the schema of the type's data (answers have their own)."""
+        offer = CloudEvent.new(type="offer.published", source="offers", subject="o1", data={})
+        answer = CloudEvent.new(
+            type="demand.match_accepted", source="demands", subject="d", data={}
+        )
+        assert offer.dataschema == "urn:concilia:schema:welfare.offers.v1.data.schema.json"
+        assert answer.dataschema == "urn:concilia:schema:match_answer.data.schema.json"
+        for name, schema in documents().items():
+            if name.endswith(".schema.json"):
+                assert schema["$id"] == f"urn:concilia:schema:{name}"
+
+    def test_an_event_without_dataschema_is_still_read(self) -> None:
+        """Events written before `dataschema` existed parse, and an unknown type has none."""
+        raw = b'{"specversion":"1.0","id":"1","source":"/services/offers","type":"offer.x",'
+        raw += b'"time":"2026-01-01T00:00:00Z","subject":"o","data":{}}'
+        assert CloudEvent.from_bytes(raw).dataschema is None
+        stray = CloudEvent.new(type="offer.x", source="offers", subject="o", data={})
+        assert "dataschema" not in json.loads(stray.to_bytes())
+
     def test_stable_ids_depend_only_on_their_parts(self) -> None:
         """The same parts give the same id, different parts a different one."""
         assert stable_id("match", "d1", "o1", 1) == stable_id("match", "d1", "o1", 1)
@@ -109,3 +129,4 @@ class TestGeneratedDocuments:
         catalogue = documents()["topics.json"]["topics"]
         assert {t["topic"] for t in catalogue} == set(topics.ALL)
         assert all(t["dlq"] == t["topic"] + ".dlq" for t in catalogue)
+        assert [t["topic"] for t in catalogue if not t["public"]] == [topics.CONTACTS]
