@@ -10,6 +10,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 from concilia.contract import topics
+from concilia.platform.lag import KafkaGauges
 
 log = logging.getLogger("concilia.kafka")
 
@@ -97,11 +98,26 @@ async def broker_running(
     retry: asyncio.Task[None] | None = None
     if not await attempt():
         retry = asyncio.create_task(keep_trying(), name=f"{service}-kafka-start")
+    # The broker's servers (FastStream's specification URL defaults to them).
+    servers = ",".join(broker.specification.url)
+    gauges = KafkaGauges(servers, groups_of(broker))
+    gauges.start()  # measures (and retries) on its own connection
     try:
         yield
     finally:
+        await gauges.stop()
         if retry is not None:
             retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retry
         await broker.stop()
+
+
+def groups_of(broker: KafkaBroker) -> dict[str, list[str]]:
+    """Consumer group → the topics its subscribers read, for the lag gauges."""
+    groups: dict[str, list[str]] = {}
+    for subscriber in broker.subscribers:
+        group = getattr(subscriber, "group_id", None)
+        if group:
+            groups.setdefault(group, []).extend(getattr(subscriber, "topic_names", []))
+    return groups

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from bson import ObjectId
 
 from concilia.platform.messages import OutgoingMessage
-from concilia.platform.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from concilia.platform.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from concilia.platform.mongo import Database, Session
 
 __all__ = ["OUTBOX", "OutboxRelay", "OutgoingMessage", "add_to_outbox", "ensure_outbox_indexes"]
@@ -136,7 +136,7 @@ class OutboxRelay:
             .limit(self._batch)
             .to_list()
         )
-        OUTBOX_PENDING.labels(self._service).set(len(batch))
+        await self._measure(batch)
         if not batch:
             return 0
         producer = await self._ensure_producer()
@@ -157,6 +157,13 @@ class OutboxRelay:
         for doc in batch:
             EVENTS_PUBLISHED.labels(self._service, doc["topic"], doc["type"]).inc()
         return len(batch)
+
+    async def _measure(self, batch: list[dict[str, Any]]) -> None:
+        """Pending rows (all of them, not just this batch) and the age of the oldest."""
+        pending = len(batch) if len(batch) < self._batch else await self.pending()
+        OUTBOX_PENDING.labels(self._service).set(pending)
+        oldest = (datetime.now(UTC) - batch[0]["created_at"]).total_seconds() if batch else 0.0
+        OUTBOX_OLDEST_AGE.labels(self._service).set(max(0.0, oldest))
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -20,6 +20,7 @@ from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.expiry import Clock, ExpirySweeper
+from services.matcher.insight import GaugeRefresher, insight_router
 from services.matcher.settings import Settings
 from services.matcher.subscribers import (
     CONSUMER,
@@ -54,6 +55,7 @@ def create_app(
         every_seconds=settings.match_expiry_sweep_seconds,
         grace_seconds=settings.match_expiry_grace_seconds,
     )
+    gauges = GaugeRefresher(db)
     subscribe_batch(
         broker,
         topics.OFFERS,
@@ -73,6 +75,7 @@ def create_app(
         await ensure_outbox_indexes(db)
         await ensure_inbox_indexes(db)
         await relay.start()
+        gauges.start()
         try:
             async with broker_running(
                 broker, CONSUMER, before=lambda: ensure_topics(settings.kafka_bootstrap_servers)
@@ -83,6 +86,7 @@ def create_app(
                 finally:
                     await sweeper.stop()
         finally:
+            await gauges.stop()
             await relay.stop()
             await client.close()
 
@@ -90,10 +94,12 @@ def create_app(
         if not await broker.ping(timeout=2):
             raise ConnectionError("Kafka did not answer")
 
-    return create_service_app(
+    app = create_service_app(
         service=CONSUMER,
         title="Concilia matcher",
         description="Pairs welfare offers and demands; publishes welfare.matches.v1.",
         lifespan=lifespan,
         readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_reachable)],
     )
+    app.include_router(insight_router(db, settings.auth_jwt_secret, clock))
+    return app

@@ -26,27 +26,14 @@ from concilia.contract.envelope import CloudEvent
 from concilia.contract.taxonomy import area_of
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.inbox import INBOX
-from concilia.platform.metrics import (
-    MATCHES,
-    NOT_FOUND,
-    OPEN_OFFERS,
-    TIME_TO_MATCH,
-    WAITING_DEMANDS,
-)
 from concilia.platform.mongo import Database, Document, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_to_outbox
 from services.matcher import store
-from services.matcher.domain.decisions import (
-    MatchAccepted,
-    MatchEnded,
-    NotFound,
-    Outcome,
-    Proposal,
-)
+from services.matcher.domain.decisions import Outcome
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
 from services.matcher.domain.market import Market
 from services.matcher.messages import match_message
-from services.matcher.metrics import MATCH_OUTCOMES
+from services.matcher.metrics import observe
 
 log = logging.getLogger("concilia.matcher")
 
@@ -246,17 +233,5 @@ class MatchingHandler:
         return work
 
     def _observe(self, market: Market, outcome: Outcome) -> None:
-        area = str(area_of(market.service_type))
-        for decision in outcome.decisions:
-            if isinstance(decision, Proposal):
-                MATCHES.labels(area, market.service_type).inc()
-                waited = (decision.time - decision.submitted_at).total_seconds()
-                TIME_TO_MATCH.observe(max(0.0, waited))
-            elif isinstance(decision, NotFound):
-                NOT_FOUND.labels(str(decision.reason)).inc()
-            elif isinstance(decision, MatchAccepted | MatchEnded):
-                state = str(decision.match.state)
-                MATCH_OUTCOMES.labels(area, market.service_type, state).inc()
-        markets = self.cache.in_area(area)
-        OPEN_OFFERS.labels(area).set(sum(m.open_offers for m in markets))
-        WAITING_DEMANDS.labels(area).set(sum(m.waiting_demands for m in markets))
+        # The gap gauges are refreshed from the database (services/matcher/insight.py).
+        observe(market.service_type, outcome.decisions)

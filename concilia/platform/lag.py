@@ -1,0 +1,109 @@
+"""Consumer lag and dead letters, measured by the service itself from Kafka's offsets.
+
+For each consumer group of the service: lag per partition = the partition's end offset minus
+the group's committed offset (or its start offset when nothing is committed yet: consumers
+begin at the earliest). For each topic it consumes: how many messages its DLQ holds. Every
+instance of a service measures all partitions of its groups, so they report alike."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from concilia.contract import topics
+from concilia.platform.metrics import CONSUMER_LAG, DLQ_MESSAGES
+
+log = logging.getLogger("concilia.lag")
+
+
+class KafkaGauges:
+    """Measures lag and DLQ depth every `every_seconds` while started."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        groups: Mapping[str, Sequence[str]],
+        *,
+        every_seconds: float = 5.0,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._groups = {group: tuple(names) for group, names in groups.items()}
+        self._every = every_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._groups:
+            self._task = asyncio.create_task(self._run(), name="kafka-gauges")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        try:
+            while True:
+                try:
+                    clients = clients or await self._connect()
+                    await self.measure(*clients)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Kafka may be away: the next round retries
+                    log.warning("consumer lag not measured", extra={"error": repr(exc)})
+                    if clients is not None:
+                        await _close(*clients)
+                    clients = None
+                await asyncio.sleep(self._every)  # a measuring period, not synchronisation
+        finally:
+            if clients is not None:
+                await _close(*clients)
+
+    async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="concilia-lag")
+        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id="concilia-lag")
+        await admin.start()
+        try:
+            await consumer.start()
+        except Exception:
+            await admin.close()
+            raise
+        return admin, consumer
+
+    async def measure(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+        """One measurement of every group's lag and every consumed topic's DLQ."""
+        consumed = sorted({name for names in self._groups.values() for name in names})
+        dlqs = [topics.dlq(name) for name in consumed]
+        described = await admin.describe_topics([*consumed, *dlqs])
+        partitions = [
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            if not d.get("error_code")
+            for p in d["partitions"]
+        ]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        for group, names in self._groups.items():
+            committed = await admin.list_consumer_group_offsets(group)
+            for tp in partitions:
+                if tp.topic not in names:
+                    continue
+                done = committed.get(tp)
+                position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(
+                    max(0, ends[tp] - position)
+                )
+        for dlq in dlqs:
+            held = sum(ends[tp] - starts[tp] for tp in partitions if tp.topic == dlq)
+            DLQ_MESSAGES.labels(dlq).set(held)
+
+
+async def _close(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+    with contextlib.suppress(Exception):
+        await consumer.stop()
+    with contextlib.suppress(Exception):
+        await admin.close()
