@@ -3,13 +3,14 @@
 Each record is first checked on its own (`prepare`: not a CloudEvent, unknown type or
 invalid data → `<topic>.dlq`, the batch goes on); the rest is handled in ONE call
 (`handle_batch`, typically one database transaction). Offsets are committed after it
-succeeds; if it fails the whole batch is sought back and redelivered, and after
-`max_attempts` failures the batch is replayed one record at a time (each retried in place
-up to `max_attempts` times) so that only a record that fails on its own is dead-lettered.
+succeeds; if it fails the whole batch is sought back and redelivered. Retries follow the
+one policy of concilia.platform.faults: an outage is waited out with backoff for as long as
+it takes and never counts; after `max_attempts` other failures the batch is replayed one
+record at a time (each retried in place by the same policy) so that only a record that
+fails on its own is dead-lettered.
 The handler must be idempotent: a redelivered batch may hold records already handled.
 A poison record may be dead-lettered again when its batch is redelivered."""
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from concilia.platform.consumer import PoisonMessage, Record, dead_letterer, parse_event, summary
+from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger("concilia.consumer")
@@ -38,11 +40,12 @@ def subscribe_batch(
     handle_batch: BatchHandler[T],
     max_records: int = 200,
     max_attempts: int = 5,
+    backoff: Backoff | None = None,
     **subscriber_options: Any,
 ) -> None:
     """Register a batch handler for `topic_names` (see the module docstring)."""
     dead_letter = dead_letterer(broker, group_id)
-    failures: dict[tuple[str, int, int], int] = {}
+    retries = Retries(max_attempts, backoff or Backoff())
 
     def count(record: Record, event_type: str, outcome: str) -> None:
         EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
@@ -63,21 +66,23 @@ def subscribe_batch(
                 count(record, event_type, "dlq")
         return ready
 
-    async def alone(item: T) -> str:
-        """One record on its own, retried in place with a short backoff."""
-        for attempt in range(1, max_attempts):
+    async def alone(record: Record, item: T) -> str:
+        """One record on its own, retried in place by the shared policy."""
+        position = ("alone", record.topic, record.partition, record.offset)
+        while True:
             try:
                 [outcome] = await handle_batch([item])
-                return outcome
-            except Exception:
-                await asyncio.sleep(0.1 * 2**attempt)  # retry backoff
-        [outcome] = await handle_batch([item])  # the last attempt: its error propagates
-        return outcome
+            except Exception as exc:
+                if not await retries.again(position, exc):
+                    raise
+                continue
+            retries.done(position)
+            return outcome
 
     async def one_by_one(ready: list[tuple[Record, str, T]]) -> None:
         for record, event_type, item in ready:
             try:
-                outcome = await alone(item)
+                outcome = await alone(record, item)
             except Exception as exc:
                 await dead_letter(
                     record, "handler_failed", f"after {max_attempts} attempts: {exc!r}"
@@ -106,21 +111,14 @@ def subscribe_batch(
         position = (first.topic, first.partition, first.offset)
         try:
             outcomes = await handle_batch([item for _, _, item in ready])
-        except Exception:
-            attempts = failures.get(position, 0) + 1
-            if attempts < max_attempts:
-                failures[position] = attempts
+        except Exception as exc:
+            if await retries.again(position, exc):
+                label = "waited" if is_outage(exc) else "retried"
                 for record, event_type, _ in ready:
-                    count(record, event_type, "retried")
-                log.warning(
-                    "batch failed, it will be redelivered",
-                    extra={"records": len(records), "attempt": attempts},
-                    exc_info=True,
-                )
-                raise
-            failures.pop(position, None)
+                    count(record, event_type, label)
+                raise  # the whole batch is sought back and redelivered
             await one_by_one(ready)
             return
-        failures.pop(position, None)
+        retries.done(position)
         for (record, event_type, _), outcome in zip(ready, outcomes, strict=True):
             count(record, event_type, outcome)

@@ -3,7 +3,9 @@
 Offsets are committed only after the handler's effect is durable (NACK_ON_ERROR: a failed
 message is sought back and redelivered, in order). A message that can never be processed
 (not a CloudEvent, unknown type, invalid data) goes to `<topic>.dlq` with the reason in
-headers and the partition keeps flowing; so does one that failed `max_attempts` times."""
+headers and the partition keeps flowing; so does one whose handler failed `max_attempts`
+times. An outage (database, broker or SMTP unreachable) is not the message's fault: it is
+waited out with capped, jittered backoff for as long as it takes (concilia.platform.faults)."""
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
+from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger("concilia.consumer")
@@ -93,13 +96,14 @@ def subscribe(
     service: str,
     handle: Handler,
     max_attempts: int = 5,
+    backoff: Backoff | None = None,
     **subscriber_options: Any,
 ) -> None:
     """Register `handle` for `topic_names`. `handle` returns an outcome label for metrics
     ("processed", "duplicate", "ignored"); it raises PoisonMessage (or a pydantic
-    ValidationError) for messages to dead-letter, anything else to be retried."""
-    failures: dict[tuple[str, int, int], int] = {}
-
+    ValidationError) for messages to dead-letter, an outage error to be waited out, anything
+    else to be retried up to `max_attempts` times, then dead-lettered."""
+    retries = Retries(max_attempts, backoff or Backoff())
     dead_letter = dead_letterer(broker, group_id)
 
     @broker.subscriber(
@@ -124,19 +128,13 @@ def subscribe(
             await dead_letter(record, "invalid_data", summary(exc))
             outcome = "dlq"
         except Exception as exc:
-            attempts = failures.get(position, 0) + 1
-            if attempts < max_attempts:
-                failures[position] = attempts
-                EVENTS_CONSUMED.labels(service, record.topic, event_type, "retried").inc()
-                log.warning(
-                    "handler failed, message will be redelivered",
-                    extra={"topic": record.topic, "offset": record.offset, "attempt": attempts},
-                    exc_info=True,
-                )
-                raise
-            await dead_letter(record, "handler_failed", f"after {attempts} attempts: {exc!r}")
+            if await retries.again(position, exc):
+                label = "waited" if is_outage(exc) else "retried"
+                EVENTS_CONSUMED.labels(service, record.topic, event_type, label).inc()
+                raise  # sought back and redelivered in order
+            await dead_letter(record, "handler_failed", f"after {max_attempts} attempts: {exc!r}")
             outcome = "dlq"
-        failures.pop(position, None)
+        retries.done(position)
         EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
 
 
