@@ -1,16 +1,21 @@
-"""`concilia up | demo | token`: the embedded stack on one machine, no Docker (DESIGN §2)."""
+"""`concilia up | demo | token | stats`: the embedded stack on one machine, no Docker
+(DESIGN §2), and the network's gap table."""
 
 import argparse
+import json
 import os
 import shutil
 import signal
 import sys
 import threading
+import urllib.error
 from pathlib import Path
 from types import FrameType
 
+from concilia.embedded.monitoring import INSTALL_HINT, Monitoring, prometheus_binary
 from concilia.embedded.processes import PortInUse
 from concilia.embedded.stack import SERVICES, Ports, Stack, load_or_create_secret
+from concilia.embedded.stats import fetch_insight, gap_table
 from concilia.platform.auth import Role, issue_token
 from concilia.platform.kafka import DEFAULT_PARTITIONS
 
@@ -32,14 +37,54 @@ def main(argv: list[str] | None = None) -> int:
     home = _home(args.home)
     if args.command == "token":
         return _token(home, args.org, args.role, args.sub)
+    if args.command == "dlq":
+        return _dlq(args.action, args.topic, args.bootstrap)
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
     ttl: float | None = None
     if args.command == "demo":
         # The demo's data never mixes with what `concilia up` keeps in the same home.
         home = home / "demo"
         ttl = float(os.environ.get("MATCH_ANSWER_TTL_SECONDS") or DEMO_ANSWER_TTL_SECONDS)
-    stack = Stack(home, ports, partitions=args.partitions, answer_ttl_seconds=ttl, say=_say)
+    stack = Stack(
+        home,
+        ports,
+        partitions=args.partitions,
+        answer_ttl_seconds=ttl,
+        say=_say,
+        monitoring=_monitoring(home, args.monitoring, args.prometheus_port),
+    )
     return _run(stack, demo=args.command == "demo", keep=getattr(args, "keep", False))
+
+
+def _monitoring(home: Path, wanted: bool, port: int) -> Monitoring | None:
+    if not wanted:
+        return None
+    if prometheus_binary() is None:
+        _say(f"--monitoring: Prometheus is not installed, going on without it ({INSTALL_HINT})")
+        return None
+    return Monitoring(home, port)
+
+
+def _stats(home: Path, matcher_port: int, *, as_json: bool) -> int:
+    """Print the gap table from the matcher's /v1/insight, with an operator token."""
+    token = issue_token(
+        load_or_create_secret(home), sub="concilia-stats", org="operators", roles=["operator"]
+    )
+    url = f"http://127.0.0.1:{matcher_port}"
+    try:
+        insight = fetch_insight(url, token)
+    except urllib.error.HTTPError as exc:
+        print(f"concilia: {url}/v1/insight answered {exc.code}", file=sys.stderr, flush=True)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(
+            f"concilia: the matcher does not answer on {url} ({exc}); is `concilia up` running?",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    print(json.dumps(insight, indent=2) if as_json else gap_table(insight), flush=True)
+    return 0
 
 
 def _home(flag: str | None) -> Path:
@@ -56,6 +101,24 @@ def _token(home: Path, org: str, roles: list[str], sub: str | None) -> int:
     print(f"# development token for org {org!r}, roles {', '.join(roles)}; valid 12 hours")
     print("# use it as: Authorization: Bearer <token>")
     print(token)
+    return 0
+
+
+def _dlq(action: str, topic: str, bootstrap: str) -> int:
+    """`concilia dlq list TOPIC` prints each dead letter on one line; `replay` re-publishes
+    the ones not replayed yet to their source topic."""
+    import asyncio
+
+    from concilia.platform import dead_letters
+
+    if action == "list":
+        letters = asyncio.run(dead_letters.list_dead_letters(bootstrap, topic))
+        for letter in letters:
+            print(dead_letters.describe(letter))
+        print(f"# {len(letters)} dead letter(s) on {dead_letters.dlq_topic(topic)}")
+        return 0
+    replayed = asyncio.run(dead_letters.replay_dead_letters(bootstrap, topic))
+    print(f"# {replayed} dead letter(s) replayed from {dead_letters.dlq_topic(topic)}")
     return 0
 
 
@@ -119,9 +182,12 @@ def _print_where(stack: Stack) -> None:
         "  token     concilia token --org my-org --role requester   (roles: "
         + ", ".join(r.value for r in Role)
         + f"; CONCILIA_HOME={stack.home})",
-        "Ctrl-C stops everything.",
-        "",
+        "  stats     concilia stats   (the network's gap table, from the matcher)",
     ]
+    if stack.monitoring is not None:
+        status = stack.monitoring.wait_for_targets()
+        lines.append(f"  prometheus {stack.monitoring.url}   {status.line()}")
+    lines += ["Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
 
 
@@ -151,6 +217,18 @@ def _parser() -> argparse.ArgumentParser:
                 help=f"default {default} (env {Ports.env_var(name)})",
             )
         sub.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+        sub.add_argument(
+            "--monitoring",
+            action="store_true",
+            help="also start Prometheus (Debian's binary) with the alert rules",
+        )
+        prometheus = os.environ.get("CONCILIA_PROMETHEUS_PORT", "9090")
+        sub.add_argument(
+            "--prometheus-port",
+            type=_port,
+            default=prometheus,
+            help=f"default {prometheus} (env CONCILIA_PROMETHEUS_PORT)",
+        )
     token = commands.add_parser("token", help="print a development bearer token (last line)")
     token.add_argument("--org", required=True, help="organisation id")
     token.add_argument(
@@ -161,6 +239,14 @@ def _parser() -> argparse.ArgumentParser:
         help="repeatable",
     )
     token.add_argument("--sub", help="subject (default dev@ORG)")
+    dlq = commands.add_parser("dlq", help="list or replay the dead letters of a topic")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", help="e.g. welfare.matches.v1 (or its .dlq name)")
+    dlq.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{Ports().kafka}"),
+        help="Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS or the embedded broker)",
+    )
     return parser
 
 

@@ -1,0 +1,74 @@
+"""`concilia dlq list|replay TOPIC` on the real broker: dead letters shown, then re-published
+to their source topic once."""
+
+import asyncio
+import contextlib
+import io
+import uuid
+
+import pytest
+
+from concilia.cli import main
+from concilia.contract import topics
+from concilia.contract.envelope import CloudEvent
+from concilia.platform.consumer import Record, subscribe
+from concilia.platform.faults import Backoff
+from concilia.platform.kafka import make_broker
+from tests.support.kafka import produce, read_all
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.service
+
+TOPIC = topics.MATCHES
+
+
+def run_cli(*argv: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(argv)) == 0
+    return out.getvalue()
+
+
+class TestDeadLetterCommands:
+    async def test_dead_letters_are_listed_and_replayed_to_their_topic_once(
+        self, kafka: str
+    ) -> None:
+        """A dead-lettered event is listed with its reason and origin, `replay` puts it back
+        on its source topic with its key and CloudEvent id, and a second replay sends
+        nothing."""
+        event = CloudEvent.new(type="match.proposed", source="tests", subject="m1", data={})
+
+        async def handle(parsed: CloudEvent | None, record: Record) -> str:
+            raise RuntimeError("a bug in this release")
+
+        broker = make_broker(kafka, "tests")
+        subscribe(
+            broker,
+            TOPIC,
+            group_id=f"dlq-{uuid.uuid4().hex[:6]}",
+            service="tests",
+            handle=handle,
+            max_attempts=2,
+            backoff=Backoff(0.01, 0.05),
+        )
+        await produce(kafka, TOPIC, event.to_bytes(), key="childcare")
+        await broker.start()
+        try:
+            await eventually(lambda: read_all(kafka, topics.dlq(TOPIC)), what="a dead letter")
+        finally:
+            await broker.stop()
+
+        listing = await asyncio.to_thread(run_cli, "dlq", "list", TOPIC, "--bootstrap", kafka)
+        assert "handler_failed" in listing
+        assert f"from {TOPIC}[" in listing
+        assert "# 1 dead letter(s)" in listing
+
+        replayed = await asyncio.to_thread(run_cli, "dlq", "replay", TOPIC, "--bootstrap", kafka)
+        assert "# 1 dead letter(s) replayed" in replayed
+        again = await asyncio.to_thread(run_cli, "dlq", "replay", TOPIC, "--bootstrap", kafka)
+        assert "# 0 dead letter(s) replayed" in again
+
+        on_topic = [m for m in await read_all(kafka, TOPIC) if m.event["id"] == event.id]
+        assert len(on_topic) == 2  # the original and exactly one replay
+        assert {m.key for m in on_topic} == {"childcare"}
+        assert on_topic[1].headers.get("content-type") == "application/cloudevents+json"
