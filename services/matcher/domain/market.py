@@ -85,6 +85,9 @@ class Market:
         self.offers = {r.offer.id: r for r in offers}
         self.demands = {r.demand.id: r for r in demands}
         self.matches = {m.match_id: m for m in matches if m.live}
+        self._by_offer: dict[str, set[str]] = {}
+        for match in self.matches.values():
+            self._by_offer.setdefault(match.offer_id, set()).add(match.match_id)
         self._index = index()
         for record in self.offers.values():
             if record.active:
@@ -106,10 +109,6 @@ class Market:
     @property
     def waiting_demands(self) -> int:
         return sum(1 for r in self.demands.values() if r.state == DemandState.WAITING)
-
-    @property
-    def has_proposals(self) -> bool:
-        return any(m.state == MatchState.PROPOSED for m in self.matches.values())
 
     def apply(self, event: MarketEvent, at: datetime) -> Outcome:
         """The decisions and changes `event` (which happened at `at`) leads to, after the
@@ -163,6 +162,8 @@ class Market:
 
     def _cut_to_capacity(self, record: OfferRecord, at: datetime, outcome: Outcome) -> None:
         """Capacity below the holds: the newest proposals are cancelled, accepted kept."""
+        if record.reserved <= record.offer.capacity:
+            return
         cut = lifecycle.to_cut(self._matches_of(record.offer.id), record.offer.capacity)
         self._cancel(cut, CancelCause.CAPACITY_REDUCED, at, outcome)
 
@@ -175,7 +176,7 @@ class Market:
         self._rematch(demands, at, outcome)
 
     def _matches_of(self, offer_id: str) -> list[Match]:
-        return [m for m in self.matches.values() if m.offer_id == offer_id]
+        return [self.matches[m] for m in sorted(self._by_offer.get(offer_id, ()))]
 
     def _refresh_waiting_reasons(self, at: datetime, outcome: Outcome) -> None:
         """After an offer changes, a demand still waiting may be waiting for another reason
@@ -313,6 +314,7 @@ class Market:
     def _release(self, ended: Match, decision: MatchEnded, outcome: Outcome) -> DemandRecord:
         """Record an end: the seats are free, the demand waits again or is closed."""
         self.matches.pop(ended.match_id, None)
+        self._by_offer.get(ended.offer_id, set()).discard(ended.match_id)
         outcome.matches[ended.match_id] = ended
         outcome.decisions.append(decision)
         offer = self.offers[ended.offer_id]
@@ -362,6 +364,7 @@ class Market:
         )
         self._next_match_seq += 1
         self.matches[match.match_id] = match
+        self._by_offer.setdefault(offer.id, set()).add(match.match_id)
         heapq.heappush(self._due, (match.expires_at, match.seq, match.match_id))
         record.state = DemandState.MATCHED
         record.match_id = match.match_id
