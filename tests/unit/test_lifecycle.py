@@ -3,6 +3,7 @@ capacity cuts, re-matching, and the match events they become."""
 
 from datetime import timedelta
 
+from concilia.contract.demands import DemandType
 from concilia.contract.matches import (
     Answer,
     CancelCause,
@@ -11,12 +12,14 @@ from concilia.contract.matches import (
     NextStep,
     Party,
 )
+from concilia.contract.offers import OfferType
 from services.matcher.domain import lifecycle
 from services.matcher.domain.decisions import Decision, MatchEnded, Proposal
-from services.matcher.domain.events import MarketEvent
+from services.matcher.domain.events import AnswerGiven, MarketEvent, parse
 from services.matcher.domain.market import DemandState, Market
 from services.matcher.messages import match_message
 from tests.support.market import (
+    answer_event,
     at,
     demand_expired,
     demand_withdrawn,
@@ -365,3 +368,44 @@ class TestMatchEvents:
         assert event is not None
         assert event.data["state"] == "proposed"
         assert event.data["expires_at"].startswith("2025-03-03T10:03")
+
+
+class TestAnswerEvents:
+    def test_a_requesters_answer_event_is_parsed_with_its_demand(self) -> None:
+        """demand.match_accepted names the requester, the answer and the demand."""
+        event = answer_event(
+            DemandType.MATCH_ACCEPTED,
+            "m-1",
+            service_type="after_school",
+            when=at(5),
+            demand_id="demand-1",
+        )
+        parsed = parse(event.type, event.data)
+        assert parsed == AnswerGiven(
+            "m-1", Party.REQUESTER, Answer.ACCEPTED, "demand-1", "after_school", at(5)
+        )
+
+    def test_a_providers_decline_event_is_parsed_with_its_offer(self) -> None:
+        """offer.match_declined names the provider, the decline and the offer."""
+        event = answer_event(
+            OfferType.MATCH_DECLINED, "m-1", service_type="sport", when=at(5), offer_id="offer-1"
+        )
+        parsed = parse(event.type, event.data)
+        assert isinstance(parsed, AnswerGiven)
+        assert (parsed.party, parsed.answer, parsed.record_id) == (
+            Party.PROVIDER,
+            Answer.DECLINED,
+            "offer-1",
+        )
+
+    def test_an_answer_without_its_record_id_matches_no_match(self) -> None:
+        """A provider's answer naming no offer is parsed, and the market ignores it."""
+        market = two_offers_and_a_demand()
+        event = answer_event(
+            OfferType.MATCH_ACCEPTED,
+            proposed(market),
+            service_type="after_school",
+            when=at(1),
+            demand_id="demand-1",
+        )
+        assert not market.apply(parse(event.type, event.data), at(1)).changed
