@@ -1,4 +1,4 @@
-"""`concilia up | demo | token | stats`: the embedded stack on one machine, no Docker
+"""`concilia up | demo | token | stats | dlq`: the embedded stack on one machine, no Docker
 (DESIGN §2), and the network's gap table."""
 
 import argparse
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(home, args.org, args.role, args.sub)
     if args.command == "dlq":
         return _dlq(args.action, args.topic, args.bootstrap)
+    if args.command == "stats":
+        return _stats(home, args.matcher_port, as_json=args.json)
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
     ttl: float | None = None
     if args.command == "demo":
@@ -239,6 +241,16 @@ def _parser() -> argparse.ArgumentParser:
         help="repeatable",
     )
     token.add_argument("--sub", help="subject (default dev@ORG)")
+    stats = commands.add_parser("stats", help="print the network's gap table (operators)")
+    matcher = os.environ.get(Ports.env_var("matcher"), str(Ports().matcher))
+    stats.add_argument(
+        Ports.flag("matcher"),
+        dest="matcher_port",
+        type=_port,
+        default=matcher,
+        help=f"default {matcher} (env {Ports.env_var('matcher')})",
+    )
+    stats.add_argument("--json", action="store_true", help="print the JSON of GET /v1/insight")
     dlq = commands.add_parser("dlq", help="list or replay the dead letters of a topic")
     dlq.add_argument("action", choices=["list", "replay"])
     dlq.add_argument("topic", help="e.g. welfare.matches.v1 (or its .dlq name)")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import concilia
+from concilia.embedded.monitoring import Monitoring
 from concilia.embedded.processes import (
     ChildProcess,
     PortInUse,
@@ -135,15 +136,18 @@ class Stack:
         partitions: int = DEFAULT_PARTITIONS,
         answer_ttl_seconds: float | None = None,
         say: Callable[[str], None] = print,
+        monitoring: Monitoring | None = None,
     ) -> None:
         """`answer_ttl_seconds` sets MATCH_ANSWER_TTL_SECONDS for the services (None: the
-        environment's value, else the services' default of 72 hours)."""
+        environment's value, else the services' default of 72 hours); `monitoring` adds a
+        Prometheus scraping the services once they are ready."""
         self.home = home.resolve()
         self.answer_ttl_seconds = answer_ttl_seconds
         self.ports = ports or Ports()
         self.partitions = partitions
         self.say = say
         self.infra: Infrastructure | None = None
+        self.monitoring = monitoring
         self.services: dict[str, Supervised] = {}
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -193,6 +197,10 @@ class Stack:
             except TimeoutError as exc:
                 tail = self.services[name].child.tail(15)
                 raise TimeoutError(f"{exc}; last lines of its log:\n{tail}") from exc
+        if self.monitoring is not None:
+            self.say(f"starting Prometheus on {self.monitoring.url}")
+            targets = {name: f"127.0.0.1:{self.ports.of(name)}" for name in SERVICES}
+            self.monitoring.start(targets, self.log_dir)
 
     def ready(self, service: str) -> bool:
         return http_ok(f"{self.url(service)}/readyz")
@@ -284,6 +292,8 @@ class Stack:
         if self._supervisor and self._supervisor is not threading.current_thread():
             self._supervisor.join(timeout=15)
         with self._lock:
+            if self.monitoring is not None:
+                self.monitoring.stop()
             for service in self.services.values():
                 service.child.kill(signal.SIGTERM)
             for service in self.services.values():

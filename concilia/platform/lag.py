@@ -45,7 +45,7 @@ class KafkaGauges:
                 await self._task
 
     async def _run(self) -> None:
-        clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        clients: Clients | None = None
         try:
             while True:
                 try:
@@ -63,18 +63,29 @@ class KafkaGauges:
             if clients is not None:
                 await _close(*clients)
 
-    async def _connect(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+    async def _connect(self) -> "Clients":
+        """An admin client (topic metadata) and, per group, a consumer that never joins
+        it (no subscription): it only reads the group's committed offsets."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="concilia-lag")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, client_id="concilia-lag")
+        readers: dict[str, AIOKafkaConsumer] = {}
         await admin.start()
         try:
-            await consumer.start()
+            for group in self._groups:
+                readers[group] = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap,
+                    group_id=group,
+                    enable_auto_commit=False,
+                    client_id="concilia-lag",
+                )
+                await readers[group].start()
         except Exception:
-            await admin.close()
+            await _close(admin, readers)
             raise
-        return admin, consumer
+        return admin, readers
 
-    async def measure(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+    async def measure(
+        self, admin: AIOKafkaAdminClient, readers: Mapping[str, AIOKafkaConsumer]
+    ) -> None:
         """One measurement of every group's lag and every consumed topic's DLQ."""
         consumed = sorted({name for names in self._groups.values() for name in names})
         dlqs = [topics.dlq(name) for name in consumed]
@@ -85,15 +96,15 @@ class KafkaGauges:
             if not d.get("error_code")
             for p in d["partitions"]
         ]
-        ends = await consumer.end_offsets(partitions)
-        starts = await consumer.beginning_offsets(partitions)
+        any_reader = next(iter(readers.values()))
+        ends = await any_reader.end_offsets(partitions)
+        starts = await any_reader.beginning_offsets(partitions)
         for group, names in self._groups.items():
-            committed = await admin.list_consumer_group_offsets(group)
             for tp in partitions:
                 if tp.topic not in names:
                     continue
-                done = committed.get(tp)
-                position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+                done = await readers[group].committed(tp)
+                position = done if done is not None and done >= 0 else starts[tp]
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(
                     max(0, ends[tp] - position)
                 )
@@ -102,8 +113,12 @@ class KafkaGauges:
             DLQ_MESSAGES.labels(dlq).set(held)
 
 
-async def _close(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
-    with contextlib.suppress(Exception):
-        await consumer.stop()
+Clients = tuple[AIOKafkaAdminClient, dict[str, AIOKafkaConsumer]]
+
+
+async def _close(admin: AIOKafkaAdminClient, readers: Mapping[str, AIOKafkaConsumer]) -> None:
+    for reader in readers.values():
+        with contextlib.suppress(Exception):
+            await reader.stop()
     with contextlib.suppress(Exception):
         await admin.close()

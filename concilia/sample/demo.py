@@ -15,6 +15,7 @@ from typing import Any
 
 from concilia.embedded.processes import http_get_text
 from concilia.embedded.stack import Stack
+from concilia.embedded.stats import fetch_insight, gap_table
 from concilia.platform.auth import issue_token
 from concilia.sample.api import Api, ApiError, list_all
 from concilia.sample.demands import SampleDemand, demands
@@ -136,7 +137,22 @@ def run_demo(stack: Stack, say: Callable[[str], None] = print) -> int:
         loaded.answers,
         print_line=say,
     )
+    _print_gap(
+        stack, issue_token(secret, sub="demo@operators", org=OPERATOR_ORG, roles=["operator"]), say
+    )
     return 0
+
+
+def _print_gap(stack: Stack, token: str, say: Callable[[str], None]) -> None:
+    """The operators' view of the same network: `concilia stats`."""
+    try:
+        table = gap_table(fetch_insight(stack.url("matcher"), token))
+    except OSError as exc:  # urllib's errors included
+        table = f"(the matcher's /v1/insight did not answer: {exc})"
+    say("")
+    say("demo: what operators see (`concilia stats`):")
+    for line in table.splitlines():
+        say(line)
 
 
 def _post_offer(api: Api, offer: SampleOffer, loaded: Loaded) -> None:

@@ -68,7 +68,13 @@ async def supply(db: Database) -> tuple[dict[str, tuple[int, int]], dict[str, in
     """(open offers, open seats) by service type, and the seats held by provider."""
     by_type: dict[str, tuple[int, int]] = {}
     held: dict[str, int] = {}
-    fields = {"service_type": 1, "active": 1, "reserved": 1, "data": 1}
+    fields = {
+        "service_type": 1,
+        "reserved": 1,
+        "data.status": 1,
+        "data.capacity": 1,
+        "data.organization_id": 1,
+    }
     for doc in await db[store.OFFERS].find({"active": True}, fields).to_list():
         data: dict[str, Any] = doc["data"]
         reserved = int(doc.get("reserved", 0))
@@ -159,7 +165,7 @@ async def refresh_gauges(db: Database) -> None:
 class GaugeRefresher:
     """Refreshes the gap gauges every `every_seconds` while the service runs."""
 
-    def __init__(self, db: Database, every_seconds: float = 10.0) -> None:
+    def __init__(self, db: Database, every_seconds: float = 5.0) -> None:
         self._db = db
         self._every = every_seconds
         self._task: asyncio.Task[None] | None = None
