@@ -13,7 +13,7 @@ EVENTS_PUBLISHED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "concilia_events_consumed_total",
-    "Events consumed, by outcome (processed, duplicate, ignored, dlq, retried)",
+    "Events consumed, by outcome (processed, duplicate, ignored, dlq, retried, waited)",
     ["service", "topic", "type", "outcome"],
 )
 OUTBOX_PENDING = Gauge(
@@ -22,6 +22,11 @@ OUTBOX_PENDING = Gauge(
 OUTBOX_OLDEST_AGE = Gauge(
     "concilia_outbox_oldest_age_seconds",
     "Age of the oldest outbox event not yet published (0 when none is pending)",
+    ["service"],
+)
+OUTBOX_PARKED = Counter(
+    "concilia_outbox_parked_total",
+    "Outbox events Kafka refused for good, set aside after their last attempt (alert on any)",
     ["service"],
 )
 CONSUMER_LAG = Gauge(

@@ -1,28 +1,53 @@
 """Transactional outbox: an event is written in the same transaction as the state it
 describes; a relay publishes it afterwards and marks it. A 2xx answer is never lost, even
-if the broker is down when it is given: the relay keeps retrying until Kafka takes it."""
+if the broker is down when it is given: the relay keeps retrying until Kafka takes it.
+
+Several instances are safe: the outbox of a database is published by one relay at a time,
+the holder of a lease (`outbox_lease`) it renews with every batch; another takes over when
+a holder stops renewing. (Claiming rows per instance instead would split one aggregate's
+events across relays and lose their order.) Each row names its aggregate and, for records,
+the record's version: the relay publishes an aggregate's rows in version order, which is
+commit order (changes of one record conflict), even when the `_id`s, made by several
+processes, are not. A row Kafka refuses for good (too large, malformed) is parked after
+`max_attempts` attempts, counted in concilia_outbox_parked_total, and no longer blocks
+the rows behind it; an outage (broker unreachable) is retried forever and never parks."""
 
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
+from concilia.platform.faults import is_outage
 from concilia.platform.messages import OutgoingMessage
-from concilia.platform.metrics import EVENTS_PUBLISHED, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from concilia.platform.metrics import (
+    EVENTS_PUBLISHED,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PARKED,
+    OUTBOX_PENDING,
+)
 from concilia.platform.mongo import Database, Session
 
 __all__ = ["OUTBOX", "OutboxRelay", "OutgoingMessage", "add_to_outbox", "ensure_outbox_indexes"]
 
 log = logging.getLogger("concilia.outbox")
 OUTBOX = "outbox"
+OUTBOX_LEASE = "outbox_lease"
+PENDING = {"published_at": None, "parked_at": None}
 
 
-async def add_to_outbox(db: Database, session: Session, messages: list[OutgoingMessage]) -> None:
-    """Stage messages inside the caller's transaction."""
+async def add_to_outbox(
+    db: Database, session: Session, messages: list[OutgoingMessage], version: int | None = None
+) -> None:
+    """Stage messages inside the caller's transaction; `version` is the version of the
+    record the transaction writes (the relay keeps one aggregate's events in that order)."""
     if not messages:
         return
     now = datetime.now(UTC)
@@ -34,6 +59,9 @@ async def add_to_outbox(db: Database, session: Session, messages: list[OutgoingM
                 "key": m.key,
                 "type": m.event_type,
                 "value": m.event.to_bytes() if m.event else None,
+                "aggregate": m.event.subject if m.event and m.event.subject else m.key,
+                "version": version,
+                "attempts": 0,
                 "created_at": now,
                 "published_at": None,
             }
@@ -51,6 +79,7 @@ PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
 
 async def ensure_outbox_indexes(db: Database) -> None:
     await db[OUTBOX].create_index([("published_at", 1), ("_id", 1)])
+    await db[OUTBOX].create_index([("aggregate", 1), ("_id", 1)])
     await db[OUTBOX].create_index(
         "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_SECONDS
     )
@@ -58,6 +87,28 @@ async def ensure_outbox_indexes(db: Database) -> None:
 
 # CloudEvents Kafka protocol binding, structured mode: the value is the whole event.
 STRUCTURED_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+
+
+async def _settled(sent: Any) -> None:
+    """None once Kafka acknowledged `sent` (a send future); raises what refused it."""
+    if isinstance(sent, BaseException):
+        raise sent
+    await sent
+
+
+def in_commit_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` in `_id` order, except that each aggregate's versioned rows fill the places its
+    rows hold in version order (commit order when several processes wrote them)."""
+    places: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if row.get("version") is not None:
+            places.setdefault(row["aggregate"], []).append(i)
+    ordered = list(rows)
+    for indexes in places.values():
+        mine = sorted((rows[i] for i in indexes), key=lambda r: (r["version"], r["_id"]))
+        for i, row in zip(indexes, mine, strict=True):
+            ordered[i] = row
+    return ordered
 
 
 def cloudevents_headers(value: bytes | None) -> list[tuple[str, bytes]]:
@@ -79,6 +130,8 @@ class OutboxRelay:
         service: str,
         poll_seconds: float = 0.5,
         batch_size: int = 200,
+        lease_seconds: float = 10.0,
+        max_attempts: int = 10,
     ) -> None:
         self._db = db
         self._bootstrap = bootstrap_servers
@@ -88,7 +141,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._lease = lease_seconds
+        self._max_attempts = max_attempts
+        self.relay_id = f"{service}-{uuid.uuid4().hex[:12]}"
         self.last_error: str | None = None
+        self._failing_since: float | None = None
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged messages)."""
@@ -105,7 +162,29 @@ class OutboxRelay:
         await self._close_producer()
 
     async def pending(self) -> int:
-        return await self._db[OUTBOX].count_documents({"published_at": None})
+        return await self._db[OUTBOX].count_documents(PENDING)
+
+    async def check(self) -> None:
+        """For /readyz: the relay runs and has not been failing for longer than a lease."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the outbox relay is not running")
+        since = self._failing_since
+        if since is not None and time.monotonic() - since > max(self._lease, 30.0):
+            raise RuntimeError(f"the outbox relay keeps failing: {self.last_error}")
+
+    async def holds_lease(self) -> bool:
+        """Take or renew the lease on this database's outbox; False while another holds it."""
+        now = datetime.now(UTC)
+        try:
+            held = await self._db[OUTBOX_LEASE].find_one_and_update(
+                {"_id": "relay", "$or": [{"holder": self.relay_id}, {"until": {"$lt": now}}]},
+                {"$set": {"holder": self.relay_id, "until": now + timedelta(seconds=self._lease)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:  # another relay's lease is live
+            return False
+        return held is not None
 
     async def _run(self) -> None:
         backoff = self._poll
@@ -113,6 +192,7 @@ class OutboxRelay:
             try:
                 published = await self.publish_pending()
                 self.last_error = None
+                self._failing_since = None
                 backoff = self._poll
                 if published:
                     continue
@@ -120,6 +200,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 self.last_error = repr(exc)
+                self._failing_since = self._failing_since or time.monotonic()
                 log.warning("outbox relay failed, retrying", extra={"error": repr(exc)})
                 await self._close_producer()
                 backoff = min(backoff * 2, 10.0)
@@ -128,35 +209,81 @@ class OutboxRelay:
             self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending messages; returns how many were published."""
-        batch: list[dict[str, Any]] = (
-            await self._db[OUTBOX]
-            .find({"published_at": None})
-            .sort("_id", 1)
-            .limit(self._batch)
-            .to_list()
-        )
+        """Publish one batch of pending messages if this relay holds the lease; returns how
+        many were published."""
+        if not await self.holds_lease():
+            return 0
+        batch = await self._next_batch()
         await self._measure(batch)
         if not batch:
             return 0
         producer = await self._ensure_producer()
-        futures = [
-            await producer.send(
-                doc["topic"],
-                value=doc["value"],
-                key=doc["key"].encode(),
-                headers=cloudevents_headers(doc["value"]),
-            )
-            for doc in batch
-        ]
-        await asyncio.gather(*futures)
-        await self._db[OUTBOX].update_many(
-            {"_id": {"$in": [doc["_id"] for doc in batch]}},
-            {"$set": {"published_at": datetime.now(UTC)}},
-        )
+        sent: list[Any] = []
         for doc in batch:
+            try:
+                sent.append(
+                    await producer.send(
+                        doc["topic"],
+                        value=doc["value"],
+                        key=doc["key"].encode(),
+                        headers=cloudevents_headers(doc["value"]),
+                    )
+                )
+            except Exception as exc:  # refused before sending: too large, bad row
+                if is_outage(exc):
+                    raise
+                sent.append(exc)
+        results = await asyncio.gather(*(_settled(f) for f in sent), return_exceptions=True)
+        done = [doc for doc, r in zip(batch, results, strict=True) if r is None]
+        if done:
+            await self._db[OUTBOX].update_many(
+                {"_id": {"$in": [doc["_id"] for doc in done]}},
+                {"$set": {"published_at": datetime.now(UTC)}},
+            )
+        for doc in done:
             EVENTS_PUBLISHED.labels(self._service, doc["topic"], doc["type"]).inc()
-        return len(batch)
+        failed = [(doc, r) for doc, r in zip(batch, results, strict=True) if r is not None]
+        outage = next((r for _, r in failed if is_outage(r)), None)
+        if outage is not None:
+            raise outage
+        for doc, error in failed:
+            await self._failed(doc, error)
+        return len(done)
+
+    async def _next_batch(self) -> list[dict[str, Any]]:
+        """The oldest pending rows, each aggregate's rows in version (commit) order, with
+        any earlier-version row of a batch's aggregate that sorts after the batch."""
+        rows: list[dict[str, Any]] = (
+            await self._db[OUTBOX].find(PENDING).sort("_id", 1).limit(self._batch).to_list()
+        )
+        versioned = {r["aggregate"] for r in rows if r.get("version") is not None}
+        if versioned and len(rows) == self._batch:
+            rows += (
+                await self._db[OUTBOX]
+                .find(
+                    {
+                        **PENDING,
+                        "aggregate": {"$in": list(versioned)},
+                        "_id": {"$gt": rows[-1]["_id"]},
+                    }
+                )
+                .sort("_id", 1)
+                .limit(self._batch)
+                .to_list()
+            )
+        return in_commit_order(rows)
+
+    async def _failed(self, doc: dict[str, Any], error: BaseException) -> None:
+        attempts = int(doc.get("attempts") or 0) + 1
+        update: dict[str, Any] = {"attempts": attempts, "last_error": repr(error)[:500]}
+        if attempts >= self._max_attempts:
+            update["parked_at"] = datetime.now(UTC)
+            OUTBOX_PARKED.labels(self._service).inc()
+            log.error(
+                "outbox row parked: Kafka refuses it",
+                extra={"row": str(doc["_id"]), "topic": doc["topic"], "error": repr(error)},
+            )
+        await self._db[OUTBOX].update_one({"_id": doc["_id"]}, {"$set": update})
 
     async def _measure(self, batch: list[dict[str, Any]]) -> None:
         """Pending rows (all of them, not just this batch) and the age of the oldest."""

@@ -66,7 +66,11 @@ def create_app(
         description="Member organisations submit welfare demands; demand events go to "
         "welfare.demands.v1 without personal data.",
         lifespan=lifespan,
-        readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_ready)],
+        readiness=[
+            ("mongodb", lambda: ping(client)),
+            ("kafka", kafka_ready),
+            ("outbox", outbox_relay.check),
+        ],
     )
     install_record_handlers(app)
     app.include_router(demands_router(store, principal_dependency(secret)))

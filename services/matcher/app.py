@@ -99,7 +99,11 @@ def create_app(
         title="Concilia matcher",
         description="Pairs welfare offers and demands; publishes welfare.matches.v1.",
         lifespan=lifespan,
-        readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_reachable)],
+        readiness=[
+            ("mongodb", lambda: ping(client)),
+            ("kafka", kafka_reachable),
+            ("outbox", relay.check),
+        ],
     )
     app.include_router(insight_router(db, settings.auth_jwt_secret, clock))
     return app

@@ -102,6 +102,6 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         title="Concilia notifier",
         description="E-mails both parties of a match at every step of its lifecycle, once each.",
         lifespan=lifespan,
-        readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready)],
+        readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready), ("outbox", relay.check)],
         reported=[("smtp", mail.check)],
     )

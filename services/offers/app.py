@@ -80,7 +80,11 @@ def create_app(
         title="Concilia offers",
         description="Providers publish welfare offers; offer events go to welfare.offers.v1.",
         lifespan=lifespan,
-        readiness=[("mongodb", lambda: ping(client)), ("kafka", kafka_ready)],
+        readiness=[
+            ("mongodb", lambda: ping(client)),
+            ("kafka", kafka_ready),
+            ("outbox", outbox_relay.check),
+        ],
     )
     install_record_handlers(app)
     app.include_router(offers_router(store, principal_dependency(secret), requesters))

@@ -392,7 +392,7 @@ class TestOutbox:
 
 class TestOperations:
     async def test_readiness_checks_mongodb_and_kafka(self, api: Api) -> None:
-        """/readyz answers 200 with both checks ok."""
+        """/readyz answers 200 with the database, broker and outbox relay checks ok."""
         response = await api.http.get("/readyz")
         assert response.status_code == 200
-        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok"}
+        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok", "outbox": "ok"}

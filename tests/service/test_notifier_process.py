@@ -36,7 +36,7 @@ class TestNotifierProcess:
                 metrics = (await client.get("/metrics")).text
         finally:
             child.stop()
-        assert ready["checks"] == {"mongodb": "ok", "kafka": "ok"}
+        assert ready["checks"] == {"mongodb": "ok", "kafka": "ok", "outbox": "ok"}
         assert ready["reported"]["smtp"].startswith("unavailable")
         assert health.json()["service"] == "notifier"
         assert "concilia_notifications_pending" in metrics

@@ -495,7 +495,7 @@ class TestOperations:
         assert outbox["published_ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
 
     async def test_readiness_checks_mongodb_and_kafka(self, api: Api) -> None:
-        """/readyz answers 200 with both checks ok."""
+        """/readyz answers 200 with the database, broker and outbox relay checks ok."""
         response = await api.http.get("/readyz")
         assert response.status_code == 200
-        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok"}
+        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok", "outbox": "ok"}
