@@ -113,10 +113,11 @@ class Monitoring:
         return Status(len(alerting), up, len(active))
 
     def wait_for_targets(self, timeout: float = 3 * SCRAPE_SECONDS + 5) -> Status:
-        """The status once every target has been scraped up (or as it is at the deadline)."""
+        """The status once every target is known and scraped up (or as it is at the deadline;
+        targets appear a moment after Prometheus is ready)."""
         deadline = time.monotonic() + timeout
         status = self.status()
-        while status.targets_up < status.targets and time.monotonic() < deadline:
+        while not 0 < status.targets == status.targets_up and time.monotonic() < deadline:
             time.sleep(0.5)  # polling Prometheus' own API with a deadline
             status = self.status()
         return status
