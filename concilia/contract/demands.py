@@ -4,9 +4,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from concilia.contract.common import (
+    STRICT,
     Contact,
     LanguageCode,
     Location,
@@ -35,8 +36,8 @@ class DemandType:
     MATCH_DECLINED = "demand.match_declined"
 
 
-Seats = Annotated[int, Field(ge=1, le=1000)]
-Distance = Annotated[float, Field(gt=0, le=1000)]
+Seats = Annotated[int, STRICT, Field(ge=1, le=1000)]
+Distance = Annotated[float, STRICT, Field(gt=0, le=1000)]
 
 
 class DemandCreate(StrictModel):
@@ -45,12 +46,12 @@ class DemandCreate(StrictModel):
     service_type: ServiceType
     location: Location
     max_distance_km: Distance = 3
-    accepts_remote: bool = False
+    accepts_remote: StrictBool = False
     needed: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)]
     seats: Seats = 1
-    max_price_eur: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    max_price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] | None = None
     languages: Annotated[list[LanguageCode], Field(max_length=20)] = Field(default_factory=list)
-    beneficiary_age: Annotated[int, Field(ge=0, le=120)] | None = None
+    beneficiary_age: Annotated[int, STRICT, Field(ge=0, le=120)] | None = None
     needed_from: date
     requester: Contact
 
@@ -60,12 +61,12 @@ class DemandUpdate(StrictModel):
 
     location: Location | None = None
     max_distance_km: Distance | None = None
-    accepts_remote: bool | None = None
+    accepts_remote: StrictBool | None = None
     needed: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] | None = None
     seats: Seats | None = None
-    max_price_eur: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    max_price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] | None = None
     languages: Annotated[list[LanguageCode], Field(max_length=20)] | None = None
-    beneficiary_age: Annotated[int, Field(ge=0, le=120)] | None = None
+    beneficiary_age: Annotated[int, STRICT, Field(ge=0, le=120)] | None = None
     needed_from: date | None = None
     requester: Contact | None = None
 

@@ -4,10 +4,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
 from concilia.contract.common import (
     FLATTENED,
+    MULTI_LINE,
+    STRICT,
     Contact,
     LanguageCode,
     Location,
@@ -20,8 +22,8 @@ from concilia.contract.taxonomy import ServiceType
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=120), FLATTENED
 ]
-Description = Annotated[str, Field(max_length=2000)]
-Age = Annotated[int, Field(ge=0, le=120)]
+Description = Annotated[str, Field(max_length=2000), MULTI_LINE]
+Age = Annotated[int, STRICT, Field(ge=0, le=120)]
 
 
 class OfferStatus(StrEnum):
@@ -53,16 +55,16 @@ class OfferCreate(StrictModel):
     title: Title
     description: Description = ""
     service_type: ServiceType
-    remote: bool = False
+    remote: StrictBool = False
     location: Location | None = None
-    radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
+    radius_km: Annotated[float, STRICT, Field(gt=0, le=1000)] | None = None
     availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)]
     valid_from: date
     valid_until: date | None = None
-    capacity: Annotated[int, Field(ge=1, le=100_000)]
-    price_eur: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    capacity: Annotated[int, STRICT, Field(ge=1, le=100_000)]
+    price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] = 0
     price_unit: PriceUnit = PriceUnit.MONTH
-    welfare_eligible: bool = False
+    welfare_eligible: StrictBool = False
     languages: Annotated[list[LanguageCode], Field(max_length=20)] = Field(default_factory=list)
     min_age: Age | None = None
     max_age: Age | None = None
@@ -85,16 +87,16 @@ class OfferUpdate(StrictModel):
 
     title: Title | None = None
     description: Description | None = None
-    remote: bool | None = None
+    remote: StrictBool | None = None
     location: Location | None = None
-    radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
+    radius_km: Annotated[float, STRICT, Field(gt=0, le=1000)] | None = None
     availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] | None = None
     valid_from: date | None = None
     valid_until: date | None = None
-    capacity: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    price_eur: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    capacity: Annotated[int, STRICT, Field(ge=1, le=100_000)] | None = None
+    price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] | None = None
     price_unit: PriceUnit | None = None
-    welfare_eligible: bool | None = None
+    welfare_eligible: StrictBool | None = None
     languages: Annotated[list[LanguageCode], Field(max_length=20)] | None = None
     min_age: Age | None = None
     max_age: Age | None = None
