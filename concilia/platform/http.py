@@ -1,5 +1,10 @@
-"""The HTTP shell every service shares: health, readiness, metrics, problem errors, auth."""
+"""The HTTP shell every service shares: health, readiness, metrics, problem errors, auth.
 
+Before any body is read, a request guard answers 401 to a /v1 request without a valid bearer
+token and 413 to a body over the limit; an unexpected error is a counted RFC 9457 500."""
+
+import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -9,11 +14,14 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from concilia.platform.auth import InvalidToken, Principal, verify_token
 from concilia.platform.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from concilia.platform.problems import Problem, install_problem_handlers
+from concilia.platform.problems import Problem, install_problem_handlers, problem_response
+
+log = logging.getLogger("concilia.http")
+DEFAULT_MAX_BODY_BYTES = 1_048_576
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -28,11 +36,15 @@ def create_service_app(
     version: str = "1.0.0",
     description: str = "",
     reported: Sequence[ReadinessCheck] = (),
+    bearer_secret: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """A FastAPI app with /healthz, /readyz, /metrics and RFC 9457 errors. `readiness`
-    checks decide /readyz; `reported` ones are only shown there (under "reported")."""
+    checks decide /readyz; `reported` ones are only shown there (under "reported").
+    With `bearer_secret`, every /v1 request needs a valid token before its body is read."""
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(RequestGuard, secret=bearer_secret, max_body_bytes=max_body_bytes)
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -60,7 +72,13 @@ def create_service_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unexpected error", extra={"path": request.url.path})
+            response = problem_response(
+                500, "An unexpected error occurred; it has been logged", instance=request.url.path
+            )
         route = _route_template(app, request)
         HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
         HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
@@ -81,11 +99,94 @@ async def _run_checks(checks: Sequence[ReadinessCheck]) -> dict[str, str]:
 
 
 def _route_template(app: FastAPI, request: Request) -> str:
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+    """The route's path template: the one routing chose, else (a request the guard answered)
+    the OpenAPI path it fits, else "unmatched" (bounded label values)."""
+    route = request.scope.get("route")
+    if route is not None and isinstance(getattr(route, "path", None), str):
+        return str(route.path)
+    templates: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "_templates", None)
+    if templates is None:
+        templates = [
+            (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path)) + "$"), path)
+            for path in app.openapi().get("paths", {})
+        ]
+        app.state._templates = templates
+    path = request.url.path
+    return next((template for pattern, template in templates if pattern.match(path)), "unmatched")
+
+
+class RequestGuard:
+    """Pure ASGI, before routing: 401 for a /v1 request without a valid bearer token (when
+    a secret is given) and 413 for a body over `max_body_bytes` — both before the body is
+    read, so an anonymous 400 MB upload costs nothing."""
+
+    def __init__(self, app: ASGIApp, secret: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.secret = secret
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope["path"], headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self._limited(scope, receive, send)
+
+    def _refusal(self, path: str, headers: dict[str, str]) -> JSONResponse | None:
+        if path == "/v1" or path.startswith("/v1/"):
+            problem = self._unauthenticated(headers.get("authorization"))
+            if problem is not None:
+                return problem
+        length = headers.get("content-length")
+        if length is not None and (not length.isascii() or not length.isdigit()):
+            return problem_response(400, "Content-Length is not a number", instance=path)
+        if length is not None and int(length) > self.max_body_bytes:
+            return _too_large(path, self.max_body_bytes)
+        return None
+
+    def _unauthenticated(self, authorization: str | None) -> JSONResponse | None:
+        if self.secret is None:
+            return None
+        challenge = {"WWW-Authenticate": "Bearer"}
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return problem_response(401, "A bearer token is required", headers=challenge)
+        try:
+            verify_token(self.secret, token.strip())
+        except InvalidToken as exc:
+            return problem_response(401, f"Invalid token: {exc}", headers=challenge)
+        return None
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the body as it streams in; over the limit, answer 413 at once and tell the
+        app the client left (whatever it answers then is dropped)."""
+        seen = 0
+        answered = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, answered
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes and not answered:
+                    answered = True
+                    await _too_large(scope["path"], self.max_body_bytes)(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not answered:
+                await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+
+def _too_large(path: str, limit: int) -> JSONResponse:
+    return problem_response(413, f"The request body is larger than {limit} bytes", instance=path)
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT signed HS256, aud=concilia")

@@ -1,6 +1,7 @@
 """The HTTP side of record keeping shared by the offers and demands APIs: who may read or
 write, pages, If-Match, and the problem answers for record-keeping errors."""
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,16 +35,20 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
+_VERSION_TAG = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
+
+
 def parse_if_match(value: str | None) -> int | None:
-    """The record version an `If-Match` header names ("3", "\"3\"" or W/"3"); None if absent."""
+    """The record version an `If-Match` header names ("3", "\"3\"" or W/"3"); None if absent.
+    Only ASCII digits: `str.isdigit` also accepts "²" or Arabic-Indic digits."""
     if value is None:
         return None
-    tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    tag = _VERSION_TAG.fullmatch(value.strip())
+    if tag is None:
         raise InvalidChange(
             [{"field": "If-Match", "message": "expected a record version", "type": "if_match"}]
         )
-    return int(tag)
+    return int(tag.group(1))
 
 
 def readers(authenticate: Authenticate, role: Role) -> Callable[..., Awaitable[Principal]]:
@@ -105,7 +110,13 @@ def install_record_handlers(app: FastAPI) -> None:
             422,
             "This Idempotency-Key was already used with a different request body",
             instance=request.url.path,
-            errors=[{"field": "Idempotency-Key", "message": "reused with another body"}],
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": "reused with another body",
+                    "type": "idempotency_key_reused",
+                }
+            ],
         )
 
 
@@ -188,8 +199,12 @@ def record_router(
         response.headers["ETag"] = f'"{outcome.document["version"]}"'
         return kind.to_public(outcome.document)
 
-    async def withdraw(record_id: RecordId, caller: Writer) -> PublicT:
-        return kind.to_public((await keeper.withdraw(record_id, write_scope(caller))).document)
+    async def withdraw(
+        record_id: RecordId, caller: Writer, response: Response, if_match: IfMatchHeader = None
+    ) -> PublicT:
+        outcome = await keeper.withdraw(record_id, write_scope(caller), parse_if_match(if_match))
+        response.headers["ETag"] = f'"{outcome.document["version"]}"'
+        return kind.to_public(outcome.document)
 
     page_model = Page[kind.public]  # type: ignore[name-defined]
     _typed(create, payload=kind.create, return_=kind.public)

@@ -8,12 +8,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
-from concilia.platform.changes import Change, Document, InvalidChange, now_ms
+from concilia.platform.changes import Change, Document, InvalidChange, check_version, now_ms
 from concilia.platform.mongo import Database, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_to_outbox
 
@@ -180,15 +180,28 @@ def encode_cursor(last: Document) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_CURSOR_MAX_CHARS = 512  # what encode_cursor makes is under 120
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; anything but what encode_cursor made is an
+    InvalidChange (a 422), whether malformed, deeply nested or out of the datetime range."""
+    invalid = InvalidChange(
+        [{"field": "cursor", "message": "not a cursor this API returned", "type": "cursor"}]
+    )
+    if len(cursor) > _CURSOR_MAX_CHARS:
+        raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, last_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(last_id)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidChange(
-            [{"field": "cursor", "message": "not a cursor this API returned", "type": "cursor"}]
-        ) from exc
+        if not isinstance(created_at, str) or not isinstance(last_id, str):
+            raise invalid
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None:
+            raise invalid
+        return when.astimezone(UTC), last_id
+    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise invalid from exc
 
 
 @dataclass(frozen=True)
@@ -240,7 +253,11 @@ class RecordKeeper(Generic[CreateT, UpdateT]):
             record_id, scope, lambda d: self.rules.revise(d, update, expected_version, now_ms())
         )
 
-    async def withdraw(self, record_id: str, scope: Mapping[str, Any]) -> Outcome:
-        return await self.records.change(
-            record_id, scope, lambda d: self.rules.withdraw(d, now_ms())
-        )
+    async def withdraw(
+        self, record_id: str, scope: Mapping[str, Any], expected_version: int | None = None
+    ) -> Outcome:
+        def decide(document: Document) -> Change | None:
+            check_version(document, expected_version, "record")
+            return self.rules.withdraw(document, now_ms())
+
+        return await self.records.change(record_id, scope, decide)

@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     auth_jwt_secret: str | None = None
     public_base_url: str = "http://127.0.0.1"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (else 413)"
+    )
     log_level: str = "INFO"
 
     @field_validator("auth_jwt_secret")

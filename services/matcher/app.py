@@ -104,6 +104,8 @@ def create_app(
             ("kafka", kafka_reachable),
             ("outbox", relay.check),
         ],
+        max_body_bytes=settings.max_body_bytes,
+        bearer_secret=settings.auth_jwt_secret,
     )
     app.include_router(insight_router(db, settings.auth_jwt_secret, clock))
     return app

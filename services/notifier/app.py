@@ -103,5 +103,6 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         description="E-mails both parties of a match at every step of its lifecycle, once each.",
         lifespan=lifespan,
         readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready), ("outbox", relay.check)],
+        max_body_bytes=settings.max_body_bytes,
         reported=[("smtp", mail.check)],
     )

@@ -85,6 +85,8 @@ def create_app(
             ("kafka", kafka_ready),
             ("outbox", outbox_relay.check),
         ],
+        max_body_bytes=settings.max_body_bytes,
+        bearer_secret=secret,
     )
     install_record_handlers(app)
     app.include_router(offers_router(store, principal_dependency(secret), requesters))
