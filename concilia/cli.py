@@ -13,11 +13,12 @@ from pathlib import Path
 from types import FrameType
 
 from concilia.embedded.monitoring import INSTALL_HINT, Monitoring, prometheus_binary
-from concilia.embedded.processes import PortInUse
+from concilia.embedded.processes import OWNER_ONLY_UMASK, PortInUse
 from concilia.embedded.stack import SERVICES, Ports, Stack, load_or_create_secret
 from concilia.embedded.stats import fetch_insight, gap_table
 from concilia.platform.auth import Role, issue_token
 from concilia.platform.kafka import DEFAULT_PARTITIONS
+from concilia.platform.settings import secret_problem
 
 # The demo's answer window: short enough to show a proposal expiring, long enough for every
 # other family and provider to answer by their links (MATCH_ANSWER_TTL_SECONDS overrides it).
@@ -35,12 +36,22 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     home = _home(args.home)
+    if args.command in ("up", "demo"):
+        os.umask(OWNER_ONLY_UMASK)  # state holds personal data: owner-only files everywhere
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        home.chmod(0o700)
     if args.command == "token":
         return _token(home, args.org, args.role, args.sub)
     if args.command == "dlq":
         return _dlq(args.action, args.topic, args.bootstrap)
     if args.command == "stats":
         return _stats(home, args.matcher_port, as_json=args.json)
+    given = os.environ.get("AUTH_JWT_SECRET")  # otherwise the stack generates a good one
+    if args.command in ("up", "demo") and given:
+        problem = secret_problem(given)
+        if problem is not None:
+            print(f"concilia: {problem}", file=sys.stderr, flush=True)
+            return 2
     ports = Ports(**{name: getattr(args, f"{name}_port") for name in Ports.names()})
     ttl: float | None = None
     if args.command == "demo":

@@ -67,8 +67,13 @@ def wait_until(
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+# Logs, database files and mail hold personal data: whatever a child creates is owner-only.
+OWNER_ONLY_UMASK = 0o077
+
+
 class ChildProcess:
-    """A child in its own process group, its output in a log file; stop() leaves nothing."""
+    """A child in its own process group, its output in a log file (mode 0600), creating
+    owner-only files (umask 077); stop() leaves nothing."""
 
     def __init__(
         self,
@@ -86,8 +91,11 @@ class ChildProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ChildProcess":
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        self.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.log_path.parent.chmod(0o700)
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as log:
             self.proc = subprocess.Popen(
                 self.argv,
                 stdout=log,
@@ -96,6 +104,7 @@ class ChildProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                umask=OWNER_ONLY_UMASK,
             )
         return self
 

@@ -39,7 +39,8 @@ def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
 def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
     """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work)."""
     require_free(port, "the MongoDB server (SecantusDB)", "--mongodb-port or CONCILIA_MONGODB_PORT")
-    storage.mkdir(parents=True, exist_ok=True)
+    storage.mkdir(mode=0o700, parents=True, exist_ok=True)
+    storage.chmod(0o700)  # personal data: owner only
     child = ChildProcess(
         "mongodb",
         [

@@ -22,7 +22,8 @@ class EmlWriter:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.directory.chmod(0o700)  # personal data: owner only
         self._counter = itertools.count()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -30,7 +31,9 @@ class EmlWriter:
         data = content if isinstance(content, bytes) else str(content).encode()
         name = f"{time.time_ns()}-{os.getpid()}-{next(self._counter):06d}.eml"
         tmp = self.directory / f".{name}.tmp"
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         tmp.rename(self.directory / name)
         return "250 Message accepted for delivery"
 

@@ -8,10 +8,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", "please-change", "test"}
 
 
+def secret_problem(value: str) -> str | None:
+    """Why `value` cannot be the JWT secret (a placeholder, too short), or None. The message
+    never contains the value: secrets do not belong in logs or on consoles."""
+    if value.strip().lower() in _PLACEHOLDERS or len(value) < 16:
+        return (
+            "AUTH_JWT_SECRET is a placeholder or shorter than 16 characters; unset it (concilia "
+            "up generates one) or use `python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    return None
+
+
 class ServiceSettings(BaseSettings):
     """Settings shared by the four services; each service subclasses it for its port."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused AUTH_JWT_SECRET must not appear in the error (or log).
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
@@ -34,11 +48,9 @@ class ServiceSettings(BaseSettings):
     @field_validator("auth_jwt_secret")
     @classmethod
     def _no_placeholder_secret(cls, value: str | None) -> str | None:
-        if value is not None and (value.lower() in _PLACEHOLDERS or len(value) < 16):
-            raise ValueError(
-                "AUTH_JWT_SECRET is a placeholder or shorter than 16 characters; "
-                "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`"
-            )
+        problem = secret_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property
