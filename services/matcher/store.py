@@ -1,12 +1,17 @@
 """The matcher's own state in MongoDB (`concilia_matcher`): offers with their held seats,
 demands waiting or matched in submission order, and the matches with their state
 (DESIGN §8). A market is loaded per service type (its live matches only) and saved record
-by record in the transaction of the events (or the expiry sweep) that changed it."""
+by record in the transaction of the events (or the expiry sweep) that changed it.
+
+Writes are fenced by ownership: whoever loads a market first claims it (`claim` bumps the
+market's epoch in `markets`), and every transaction that saves it checks that epoch is still
+its own (and bumps the market's version, so two writers conflict). A member that lost the
+partition to another, which claimed after it, can never commit: it gets `MarketMoved`."""
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import ReplaceOne, ReturnDocument
 
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import Answer, MatchState, NotFoundReason
@@ -17,6 +22,7 @@ from services.matcher.domain.lifecycle import Match
 from services.matcher.domain.market import DemandRecord, DemandState, Market, OfferRecord
 from services.matcher.domain.model import Demand, Offer
 
+MARKETS = "markets"
 OFFERS = "offers"
 DEMANDS = "demands"
 MATCHES = "matches"
@@ -30,16 +36,39 @@ async def ensure_indexes(db: Database) -> None:
     await db[MATCHES].create_index([("state", 1), ("partition", 1)])
 
 
+class MarketMoved(ConnectionError):
+    """Another member claimed the market since we loaded it (a rebalance): nothing of ours
+    is committed. A ConnectionError because it is waited out like an outage, never
+    dead-lettered: the retry reloads the market from what the new owner committed."""
+
+
+async def claim(db: Database, service_type: str) -> int:
+    """Claim the market before loading it: its new epoch (earlier claims are fenced off)."""
+    doc = await db[MARKETS].find_one_and_update(
+        {"_id": service_type},
+        {"$inc": {"epoch": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    assert doc is not None
+    return int(doc["epoch"])
+
+
 async def load_market(db: Database, service_type: str, answer_ttl: timedelta) -> Market:
     """The market of one service type as last committed, with its live matches."""
     offers = await db[OFFERS].find({"service_type": service_type}).to_list()
-    demands = await db[DEMANDS].find({"service_type": service_type}).sort("seq", 1).to_list()
+    held = {"service_type": service_type, "state": {"$ne": str(DemandState.CLOSED)}}
+    demands = await db[DEMANDS].find(held).sort("seq", 1).to_list()
+    # Closed demands stay in the database: only their version and order are loaded.
+    closed = {"service_type": service_type, "state": str(DemandState.CLOSED)}
+    tombstones = await db[DEMANDS].find(closed, {"version": 1, "seq": 1}).to_list()
     live = {"service_type": service_type, "state": {"$in": _LIVE}}
     matches = await db[MATCHES].find(live).sort("seq", 1).to_list()
     return Market(
         service_type,
         offers=[_offer_record(doc) for doc in offers],
         demands=[_demand_record(doc) for doc in demands],
+        closed=[(doc["_id"], doc["version"], doc["seq"]) for doc in tombstones],
         matches=[_match(doc) for doc in matches],
         answer_ttl=answer_ttl,
     )
@@ -60,12 +89,23 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
 
 
 async def save(
-    db: Database, session: Session, market: Market, outcome: Outcome, partition: int | None
+    db: Database,
+    session: Session,
+    market: Market,
+    outcome: Outcome,
+    partition: int | None,
+    epoch: int,
 ) -> None:
-    """Write the records `outcome` changed, inside the caller's transaction."""
+    """Write the records `outcome` changed, inside the caller's transaction, if the market
+    is still ours (`epoch`); else raise MarketMoved, which aborts the transaction."""
+    fence = await db[MARKETS].update_one(
+        {"_id": market.service_type, "epoch": epoch}, {"$inc": {"version": 1}}, session=session
+    )
+    if fence.matched_count != 1:
+        raise MarketMoved(f"market {market.service_type} was claimed by another member")
     writes = {
         OFFERS: [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)],
-        DEMANDS: [_demand_doc(market.demands[i]) for i in sorted(outcome.demands)],
+        DEMANDS: [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)],
         MATCHES: [_match_doc(m, partition) for m in outcome.matches.values()],
     }
     for collection, docs in writes.items():

@@ -7,9 +7,12 @@ and every decision depends on the seats already held, which must survive a crash
 once. So each consumed batch of events is handled in ONE MongoDB transaction: the inbox
 records (a redelivered event is a no-op), the changed offers, demands and matches, and the
 outgoing match events in the outbox. The in-memory market of a service type is only a
-cache of what is committed: loaded on first use, dropped after a failed transaction and
-cleared on every partition rebalance, so a new owner of a partition never decides on stale
-state. Batches and expiry sweeps take turns on one lock: they never race on a market."""
+cache of what is committed: claimed and loaded on first use, dropped after a failed
+transaction and cleared on every partition rebalance, so a new owner of a partition never
+decides on stale state. Batches and expiry sweeps take turns on one lock: they never race on
+a market, and a rebalance waits for the batch in flight before the partitions are handed
+over. Should a member that lost a partition still try to commit (say it was paused through
+the rebalance), the market's epoch fences it off (store.claim / store.save)."""
 
 import asyncio
 import logging
@@ -51,18 +54,25 @@ class MarketCache:
         self._db = db
         self._answer_ttl = answer_ttl
         self._markets: dict[str, Market] = {}
+        self._epochs: dict[str, int] = {}
         self._partitions: dict[str, int | None] = {}
+        self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
         self.to_load = False  # partitions were assigned: load their markets with proposals
         self.generation = 0
 
     async def get(self, service_type: str, partition: int | None = None) -> Market:
         if service_type not in self._markets:
+            epoch = await store.claim(self._db, service_type)  # before loading: fences others
             market = await store.load_market(self._db, service_type, self._answer_ttl)
             self._markets[service_type] = market
+            self._epochs[service_type] = epoch
         if partition is not None:
             self._partitions[service_type] = partition
         return self._markets[service_type]
+
+    def epoch_of(self, service_type: str) -> int:
+        return self._epochs[service_type]
 
     def partition_of(self, service_type: str) -> int | None:
         return self._partitions.get(service_type)
@@ -88,16 +98,20 @@ class MarketCache:
 
 
 class ClearCacheOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions moved: whatever is cached may have been changed by another member."""
+    """Partitions moved: whatever is cached may have been changed by another member. The
+    batch or sweep in flight finishes (commits or fails) before the partitions are given
+    up: the lock is taken before the cache is cleared."""
 
     def __init__(self, cache: MarketCache) -> None:
         self._cache = cache
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self._cache.clear()
+        async with self._cache.lock:
+            self._cache.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self._cache.assigned({tp.partition for tp in assigned})
+        async with self._cache.lock:
+            self._cache.assigned({tp.partition for tp in assigned})
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,7 @@ class MatchingHandler:
         self._db = db
         self._relay = relay
         self.cache = cache
-        self.lock = asyncio.Lock()
+        self.lock = cache.lock
 
     @staticmethod
     def prepare(event: CloudEvent | None, record: Record) -> Incoming:
@@ -208,6 +222,8 @@ class MatchingHandler:
         if not new_ids and not any(outcome.changed for _, outcome, _ in changes):
             return
         await in_transaction(self._client, self._persist(new_ids, changes))
+        for market, _, _ in changes:
+            market.saved()  # closed records are in the database now: out of memory
         if any(outcome.decisions for _, outcome, _ in changes):
             self._relay.notify()
         for market, outcome, _ in changes:
@@ -221,13 +237,14 @@ class MatchingHandler:
             if new_ids:
                 if await self._db[INBOX].find_one({"_id": {"$in": new_ids}}, session=session):
                     # Another member processed some of these meanwhile (a rebalance): retry.
-                    raise RuntimeError("events already processed by another consumer")
+                    raise store.MarketMoved("events already processed by another consumer")
                 now = datetime.now(UTC)
                 await self._db[INBOX].insert_many(
                     [{"_id": key, "at": now} for key in new_ids], session=session
                 )
             for market, outcome, partition in changes:
-                await store.save(self._db, session, market, outcome, partition)
+                epoch = self.cache.epoch_of(market.service_type)
+                await store.save(self._db, session, market, outcome, partition, epoch)
             await add_to_outbox(self._db, session, messages)
 
         return work

@@ -7,10 +7,12 @@ from typing import Any
 from concilia.contract.answers import MatchAnswerData
 from concilia.contract.demands import DemandEventData, DemandType
 from concilia.contract.envelope import CloudEvent, stable_id
-from concilia.contract.matches import Answer, Party
+from concilia.contract.matches import Answer, NotFoundReason, Party
 from concilia.contract.offers import OfferEventData, OfferType
 from concilia.contract.taxonomy import area_of
+from services.matcher.domain import rules
 from services.matcher.domain.events import AnswerGiven, DemandChanged, OfferChanged
+from services.matcher.domain.market import DemandRecord, DemandState, Market
 from services.matcher.domain.model import Demand, Offer
 from tests.support.factories import a_demand, an_offer
 
@@ -191,3 +193,34 @@ class ScanIndex:
 
     def near(self, demand: Demand) -> set[str]:
         return set(self._ids)
+
+
+class ScanMarket(Market):
+    """The market as it was before its incremental indexes: every offer change looks at
+    every waiting demand, and a reason to wait is counted over every live offer. The
+    reference the incremental market must decide exactly like."""
+
+    def _waiting(self) -> list[DemandRecord]:
+        waiting = (r for r in self.demands.values() if r.state == DemandState.WAITING)
+        return sorted(waiting, key=lambda r: r.seq)
+
+    def _reason_may_have_changed(self) -> list[DemandRecord]:
+        return self._waiting()
+
+    def _waiting_near(self, offer: Offer) -> list[DemandRecord]:
+        return self._waiting()
+
+    def _why_not(self, record: DemandRecord) -> tuple[NotFoundReason, dict[str, Any]]:
+        candidates = [
+            r for r in self.offers.values() if r.active and r.offer.id not in record.excluded
+        ]
+        excluded: dict[NotFoundReason, int] = {}
+        for offer in candidates:
+            for reason in rules.exclusions(offer.offer, offer.remaining, record.demand):
+                excluded[reason] = excluded.get(reason, 0) + 1
+        reason = rules.main_reason(excluded)
+        return reason, {
+            "reason": str(reason),
+            "candidates": len(candidates),
+            "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
+        }

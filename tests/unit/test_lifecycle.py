@@ -199,7 +199,8 @@ class TestAnswers:
         late = at(61)
         decisions = market.apply(requester_accepts(match_id, when=late), at(59)).decisions
         assert said(decisions) == [("expired", "demand-1", "offer-1")]
-        assert market.demands["demand-1"].state == DemandState.CLOSED
+        assert market.state_of("demand-1") == DemandState.CLOSED
+        assert "demand-1" not in market.demands  # closed records leave memory
 
 
 class TestExpiry:
@@ -210,7 +211,8 @@ class TestExpiry:
         assert isinstance(ended, MatchEnded)
         assert (ended.match.state, ended.next_step) == (MatchState.EXPIRED, NextStep.CLOSED)
         assert ended.time == at(60)  # it expired when its window ended
-        assert market.demands["demand-1"].state == DemandState.CLOSED
+        assert market.state_of("demand-1") == DemandState.CLOSED
+        assert "demand-1" not in market.demands  # closed records leave memory
         assert market.offers["offer-1"].reserved == 0
 
     def test_an_expiry_the_requester_had_accepted_rematches_elsewhere(self) -> None:

@@ -1,5 +1,6 @@
 """Properties of the market under random event sequences (Hypothesis)."""
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -10,7 +11,22 @@ from services.matcher.domain.decisions import Decision, MatchEnded, NotFound, Pr
 from services.matcher.domain.events import MarketEvent
 from services.matcher.domain.index import GridIndex
 from services.matcher.domain.market import Market
-from tests.support.market import ScanIndex, at, published, submitted, withdrawn
+from services.matcher.domain.model import Offer
+from services.matcher.domain.scoring import score
+from tests.support.factories import slot
+from tests.support.market import (
+    ScanIndex,
+    ScanMarket,
+    a_demand_for,
+    an_offer_of,
+    at,
+    provider_declines,
+    published,
+    requester_accepts,
+    requester_declines,
+    submitted,
+    withdrawn,
+)
 from tests.support.places import Place
 
 # Around Isola, spanning a few ~1 km grid cells, plus a few far-away points.
@@ -24,10 +40,21 @@ offer_ids = st.sampled_from([f"offer-{n}" for n in range(20)])
 demand_ids = st.sampled_from([f"demand-{n}" for n in range(12)])
 
 
+hours = st.sampled_from(
+    [
+        None,  # weekday afternoons
+        [slot("mon", "09:00", "19:00")],
+        [slot("sat", "08:00", "13:00"), slot("wed", "14:00", "19:00")],
+    ]
+)
+needs = st.sampled_from([None, [slot("mon", "16:30", "18:30")], [slot("sat", "09:00", "12:00")]])
+
+
 @st.composite
 def offer_fields(draw: st.DrawFn) -> dict[str, Any]:
     remote = draw(st.booleans())
     return {
+        "availability": draw(hours),
         "near": None if remote and draw(st.booleans()) else draw(places),
         "remote": remote,
         "radius_km": draw(st.one_of(st.none(), st.floats(0.1, 8))),
@@ -41,6 +68,7 @@ def offer_fields(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def demand_fields(draw: st.DrawFn) -> dict[str, Any]:
     return {
+        "needed": draw(needs),
         "near": draw(places),
         "max_distance_km": draw(st.one_of(st.floats(0.05, 3), st.just(1000.0))),
         "accepts_remote": draw(st.booleans()),
@@ -85,7 +113,10 @@ def reasons_of(decisions: list[Decision]) -> list[dict[str, Any]]:
     return [d.reasons for d in decisions if isinstance(d, Proposal | NotFound)]
 
 
-PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "80"))  # more for a deeper search
+PROPERTY = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 class TestMarketProperties:
@@ -147,6 +178,77 @@ class TestMarketProperties:
                 said = (d.demand.version, str(d.reason))
                 assert last.get(d.demand.id) != said
                 last[d.demand.id] = said
+
+
+class TestIncrementalMarket:
+    @PROPERTY
+    @given(event_sequences(), st.data())
+    def test_the_incremental_market_decides_exactly_like_a_full_scan(
+        self, events: list[MarketEvent], data: st.DataObject
+    ) -> None:
+        """Waiting demands found by place and need, reasons from kept counts: the same
+        decisions, reasons and scores as looking at every demand and offer, declines and
+        accepts included."""
+        incremental = Market("after_school")
+        scan = ScanMarket("after_school", index=ScanIndex)
+        for minute, event in enumerate(events):
+            now = at(minute)
+            decided = incremental.apply(event, now).decisions
+            assert decided == scan.apply(event, now).decisions
+            for proposal in [d for d in decided if isinstance(d, Proposal)]:
+                ending = data.draw(st.sampled_from(["keep", "declines", "rejects", "accepts"]))
+                if ending == "keep":
+                    continue
+                match, demand, offer = proposal.match_id, proposal.demand.id, proposal.offer.id
+                answer = {
+                    "declines": requester_declines(match, demand, now),
+                    "rejects": provider_declines(match, offer, now),
+                    "accepts": requester_accepts(match, demand, now),
+                }[ending]
+                assert incremental.apply(answer, now).decisions == scan.apply(answer, now).decisions
+
+    def test_a_waiting_demand_is_not_looked_at_by_an_offer_far_away(self) -> None:
+        """An offer in Bicocca neither serves nor re-answers demands waiting in Isola with
+        the same reason: none of them is visited."""
+        from tests.support.places import BICOCCA, VIA_BORSIERI
+
+        market = Market("after_school")
+        market.apply(published("offer-0", near=BICOCCA), at(0))
+        for n in range(50):
+            market.apply(submitted(f"demand-{n}", near=VIA_BORSIERI, max_distance_km=1), at(1))
+        looked: list[str] = []
+        near = market.waiting.near
+
+        def spied(offer: Offer, *, serving: bool) -> set[str]:
+            found = near(offer, serving=serving)
+            looked.extend(found)
+            return found
+
+        market.waiting.near = spied  # type: ignore[method-assign]
+        outcome = market.apply(published("offer-1", near=BICOCCA), at(2))
+        assert looked == []
+        assert outcome.decisions == []
+
+
+class TestRemoteScoring:
+    def test_a_remote_capable_offer_never_scores_more_for_being_farther(self) -> None:
+        """For a 3 km demand that accepts remote, a free remote-capable offer at 2.8 km
+        scores no less than the same offer at 3.2 km (served remotely)."""
+        from tests.support.places import VIA_BORSIERI
+
+        demand = a_demand_for(near=VIA_BORSIERI, max_distance_km=3, accepts_remote=True)
+        scores = [
+            score(
+                an_offer_of(
+                    near=Place("Milano", VIA_BORSIERI.lat + km / 111.2, VIA_BORSIERI.lon),
+                    remote=True,
+                    price_eur=0,
+                ),
+                demand,
+            )
+            for km in (0.5, 2.8, 3.2)
+        ]
+        assert scores[0] >= scores[1] >= scores[2] == 0.7
 
 
 class TestGridIndex:

@@ -4,7 +4,13 @@ waiting or matched, the live matches, and the index that finds offers near a dem
 Every state change goes through `apply` (an event at its time) or `expire_due` (the answer
 windows that passed by a given moment). Before an event at time t is applied, every
 proposal whose window ended before t expires, so a replay decides exactly the same whether
-or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8)."""
+or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8).
+
+The work of an event is proportional to what it can affect, not to the market: offers are
+found near a demand through a grid (`index.py`), waiting demands near an offer through
+another (`waiting.py`), and a waiting demand's reason comes from counts of the supply
+(`supply.py`) and of its near offers. Closed demands leave memory (the database keeps
+them; `leaving` holds them until saved, a tombstone of their version stays)."""
 
 import heapq
 from collections.abc import Callable, Iterable
@@ -16,7 +22,7 @@ from typing import Any
 from concilia.contract.demands import DemandStatus
 from concilia.contract.matches import CancelCause, MatchState, NextStep, NotFoundReason, Party
 from concilia.contract.offers import OfferStatus
-from services.matcher.domain import lifecycle, rules, scoring
+from services.matcher.domain import lifecycle, rules, scoring, supply
 from services.matcher.domain.decisions import (
     MatchAccepted,
     MatchEnded,
@@ -30,6 +36,8 @@ from services.matcher.domain.events import AnswerGiven, DemandChanged, MarketEve
 from services.matcher.domain.index import GridIndex, OfferIndex
 from services.matcher.domain.lifecycle import DEFAULT_ANSWER_TTL, Match
 from services.matcher.domain.model import Demand, Offer
+from services.matcher.domain.supply import Supply
+from services.matcher.domain.waiting import Reach, WaitingIndex
 
 _LIVE = {OfferStatus.OPEN, OfferStatus.FULL}
 
@@ -38,6 +46,9 @@ class DemandState(StrEnum):
     WAITING = "waiting"
     MATCHED = "matched"
     CLOSED = "closed"
+
+
+CLOSED = DemandState.CLOSED
 
 
 @dataclass
@@ -66,6 +77,15 @@ class DemandRecord:
     excluded: set[str] = field(default_factory=set)  # offers never to propose it again
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """The best offer for a demand, with its score and distance (worked out once)."""
+
+    record: OfferRecord
+    score: float
+    km: float | None
+
+
 class Market:
     """All offers, demands and live matches of one service type, as the matcher knows them.
     `answer_ttl` is the answer window of a proposal (MATCH_ANSWER_TTL_SECONDS)."""
@@ -79,12 +99,22 @@ class Market:
         *,
         matches: Iterable[Match] = (),
         answer_ttl: timedelta = DEFAULT_ANSWER_TTL,
+        closed: Iterable[tuple[str, int, int]] = (),
     ) -> None:
+        """`closed`: (id, version, seq) of closed demands no longer held in memory."""
         self.service_type = service_type
         self.answer_ttl = answer_ttl
         self.offers = {r.offer.id: r for r in offers}
-        self.demands = {r.demand.id: r for r in demands}
+        demands = list(demands)
+        # Closed demands: only their version, so that a stale or repeated event is ignored.
+        self.closed = {r.demand.id: r.demand.version for r in demands if r.state == CLOSED}
+        closed = list(closed)
+        self.closed.update((demand_id, version) for demand_id, version, _ in closed)
+        self.demands = {r.demand.id: r for r in demands if r.state != CLOSED}
+        self.leaving: dict[str, DemandRecord] = {}  # closed since the last `saved()`
         self.matches = {m.match_id: m for m in matches if m.live}
+        self.supply = Supply()
+        self.waiting = WaitingIndex()
         self._by_offer: dict[str, set[str]] = {}
         for match in self.matches.values():
             self._by_offer.setdefault(match.offer_id, set()).add(match.match_id)
@@ -92,7 +122,12 @@ class Market:
         for record in self.offers.values():
             if record.active:
                 self._index.add(record.offer)
-        self._next_seq = max((r.seq for r in self.demands.values()), default=0) + 1
+                self.supply.add(record.offer, record.remaining)
+        seqs = [r.seq for r in demands] + [seq for _, _, seq in closed]
+        self._next_seq = max(seqs, default=0) + 1
+        for waiting in sorted(self.demands.values(), key=lambda r: r.seq):
+            if waiting.state == DemandState.WAITING:
+                self._wait(waiting, self._best(waiting)[1])
         self._next_match_seq = max((m.seq for m in self.matches.values()), default=0) + 1
         # Proposals by end of window (lazily cleaned: answered or ended ones are skipped).
         self._due = [
@@ -108,7 +143,21 @@ class Market:
 
     @property
     def waiting_demands(self) -> int:
-        return sum(1 for r in self.demands.values() if r.state == DemandState.WAITING)
+        return len(self.waiting)
+
+    def state_of(self, demand_id: str) -> DemandState | None:
+        """The demand's state; closed ones are no longer held, only known to be closed."""
+        if demand_id in self.demands:
+            return self.demands[demand_id].state
+        return CLOSED if demand_id in self.closed else None
+
+    def demand_record(self, demand_id: str) -> DemandRecord:
+        """A held demand, or one closed since the last `saved()` (for storage)."""
+        return self.demands.get(demand_id) or self.leaving[demand_id]
+
+    def saved(self) -> None:
+        """The records that closed are in the database now: forget them."""
+        self.leaving.clear()
 
     def apply(self, event: MarketEvent, at: datetime) -> Outcome:
         """The decisions and changes `event` (which happened at `at`) leads to, after the
@@ -142,8 +191,12 @@ class Market:
         record = OfferRecord(offer, active, known.reserved if known else 0)
         self.offers[offer.id] = record
         self._index.remove(offer.id)
+        if known is not None and known.active:
+            self.supply.add(known.offer, known.remaining, -1)
         if active:
             self._index.add(offer)
+            self.supply.add(offer, record.remaining)
+        self._reach_changed(known, record)
         outcome.offers.add(offer.id)
         if not active:
             self._cancel_matches_of(offer, at, outcome)
@@ -178,36 +231,78 @@ class Market:
     def _matches_of(self, offer_id: str) -> list[Match]:
         return [self.matches[m] for m in sorted(self._by_offer.get(offer_id, ()))]
 
+    def _reach_changed(self, before: OfferRecord | None, after: OfferRecord) -> None:
+        """Keep each waiting demand's count of live offers within its distance."""
+        old = before.offer if before is not None and before.active else None
+        new = after.offer if after.active else None
+        near: set[str] = set()
+        for offer in (old, new):
+            if offer is not None and offer.lat is not None:
+                near |= self.waiting.near(offer, serving=False)
+        for demand_id in near:
+            record = self.demands[demand_id]
+            if after.offer.id in record.excluded:
+                continue
+            was = old is not None and rules.within_distance(old, record.demand)
+            now = new is not None and rules.within_distance(new, record.demand)
+            gained = int(now) - int(was)
+            remote = int(now and new is not None and new.remote) - int(
+                was and old is not None and old.remote
+            )
+            if gained or remote:
+                self.waiting.moved(demand_id, gained, remote)
+
     def _refresh_waiting_reasons(self, at: datetime, outcome: Outcome) -> None:
         """After an offer changes, a demand still waiting may be waiting for another reason
         (say `no_provider` became `too_far` when the first offer of its kind arrived, which
         can happen after the demand since the two topics are not ordered with each other).
         Answer again, oldest first, but only where the reason changed."""
-        for record in self._waiting_oldest_first():
+        for record in self._reason_may_have_changed():
             why = self._why_not(record)
             if why[0] != record.waiting_reason:
                 outcome.decisions.append(self._not_found(record, at, why))
                 outcome.demands.add(record.demand.id)
 
-    def _waiting_oldest_first(self) -> list[DemandRecord]:
-        return sorted(
-            (r for r in self.demands.values() if r.state == DemandState.WAITING),
-            key=lambda r: r.seq,
-        )
+    def _reason_may_have_changed(self) -> list[DemandRecord]:
+        """Waiting demands, oldest first, whose reason may differ from the one last sent:
+        in each group, those on the wrong side of its `too_far` threshold (waiting.py)."""
+        live, remote = self.supply.live, self.supply.remote
+        found = set(self.waiting.special)
+        for sample, by_label in self.waiting.groups():
+            failing = self.supply.failing(sample)
+            top = rules.main_reason(failing) if failing else None
+            most = failing.get(top, 0) if top is not None else 0
+            threshold = live - most - (remote if sample.accepts_remote else 0)
+            for label, by_near in by_label.items():
+                if live and label == NotFoundReason.TOO_FAR:
+                    keys = [k for k in by_near if k > threshold]
+                elif live and label is not None and label == top:
+                    keys = [k for k in by_near if k <= threshold]
+                elif not live and label == NotFoundReason.NO_PROVIDER:
+                    keys = []
+                else:
+                    keys = list(by_near)
+                for key in keys:
+                    found |= by_near[key]
+        return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
+
+    def _waiting_near(self, offer: Offer) -> list[DemandRecord]:
+        """Waiting demands the offer might serve, oldest first."""
+        found = self.waiting.near(offer, serving=True)
+        return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
-        had no feasible offer before this one changed (or freed seats), so it is skipped
-        unless this one can serve it (which keeps a change from costing a scan per
-        waiting demand)."""
+        had no feasible offer before this one changed (or freed seats), so only those this
+        one can serve are looked at (found through the waiting index)."""
         record = self.offers[offer.id]
         if not (record.active and offer.open):
             return
-        for waiting in self._waiting_oldest_first():
+        for waiting in self._waiting_near(offer):
             if offer.id not in waiting.excluded and rules.feasible(
                 offer, record.remaining, waiting.demand
             ):
-                best = self._best(waiting)
+                best = self._best(waiting)[0]
                 if best is not None:
                     outcome.decisions.append(self._reserve(waiting, best, at, outcome))
 
@@ -217,6 +312,10 @@ class Market:
         self, demand: Demand, closing: bool, at: datetime, outcome: Outcome
     ) -> None:
         known = self.demands.get(demand.id)
+        if demand.id in self.closed:
+            # v1: a closed demand stays closed; a newer version of it only moves the tombstone.
+            self.closed[demand.id] = max(demand.version, self.closed[demand.id])
+            return
         if known is None:
             known = DemandRecord(demand, DemandState.WAITING, self._next_seq, at)
             self._next_seq += 1
@@ -228,6 +327,7 @@ class Market:
             return  # a redelivery or a stale version
         outcome.demands.add(demand.id)
         known.demand = demand
+        self.waiting.remove(demand.id)
         gone = closing or not demand.open
         if known.state == DemandState.MATCHED and gone:
             self._cancel_match_of(known, at, outcome)
@@ -235,6 +335,7 @@ class Market:
             return  # v1: a live match stands with its seats; a closed demand stays closed
         if gone:
             known.state = DemandState.CLOSED
+            self._retire(known)
             return
         self._match_or_wait(known, at, outcome)
 
@@ -243,6 +344,7 @@ class Market:
         match = self.matches.get(record.match_id or "")
         record.state = DemandState.CLOSED
         if match is None:
+            self._retire(record)
             return
         expired = record.demand.event.status == DemandStatus.EXPIRED
         cause = CancelCause.DEMAND_EXPIRED if expired else CancelCause.DEMAND_WITHDRAWN
@@ -250,12 +352,25 @@ class Market:
         self._serve_waiting(self.offers[match.offer_id].offer, at, outcome)
 
     def _match_or_wait(self, record: DemandRecord, at: datetime, outcome: Outcome) -> None:
-        best = self._best(record)
+        best, reach = self._best(record)
         if best is not None:
             outcome.decisions.append(self._reserve(record, best, at, outcome))
         else:
+            self._wait(record, reach)
             outcome.decisions.append(self._not_found(record, at))
             outcome.demands.add(record.demand.id)
+
+    def _wait(self, record: DemandRecord, reach: Reach) -> None:
+        self.waiting.add(
+            record.demand, record.seq, reach, record.waiting_reason, bool(record.excluded)
+        )
+
+    def _retire(self, record: DemandRecord) -> None:
+        """A closed demand leaves memory (kept in `leaving` until saved)."""
+        self.waiting.remove(record.demand.id)
+        self.demands.pop(record.demand.id, None)
+        self.closed[record.demand.id] = record.demand.version
+        self.leaving[record.demand.id] = record
 
     def _rematch(self, records: list[DemandRecord], at: datetime, outcome: Outcome) -> None:
         """Demands whose match ended with next step `rematch`, oldest first."""
@@ -318,7 +433,7 @@ class Market:
         outcome.matches[ended.match_id] = ended
         outcome.decisions.append(decision)
         offer = self.offers[ended.offer_id]
-        offer.reserved = max(0, offer.reserved - ended.seats)
+        self._hold(offer, max(0, offer.reserved - ended.seats))
         outcome.offers.add(ended.offer_id)
         record = self.demands[ended.demand_id]
         if lifecycle.excludes_offer(ended):
@@ -327,37 +442,57 @@ class Market:
         rematch = decision.next_step == NextStep.REMATCH
         record.state = DemandState.WAITING if rematch else DemandState.CLOSED
         outcome.demands.add(ended.demand_id)
+        if not rematch:
+            self._retire(record)
         return record
+
+    def _hold(self, record: OfferRecord, reserved: int) -> None:
+        """Set the seats an offer's matches hold (the supply counts its free seats)."""
+        before = record.remaining
+        record.reserved = reserved
+        if record.active and record.remaining != before:
+            self.supply.reseat(before, record.remaining)
 
     # Choosing ------------------------------------------------------------------------
 
-    def _best(self, record: DemandRecord) -> OfferRecord | None:
-        """The feasible offer with the highest score, excluded offers aside; ties go to
-        the lowest offer id."""
+    def _best(self, record: DemandRecord) -> tuple[_Choice | None, Reach]:
+        """The feasible offer with the highest score, excluded offers aside (ties go to the
+        lowest offer id), and how many allowed offers are within the demand's distance.
+        Each candidate's distance and score are worked out once."""
         demand = record.demand
-        feasible = [
-            self.offers[offer_id]
-            for offer_id in self._index.near(demand)
-            if offer_id not in record.excluded
-            and rules.feasible(self.offers[offer_id].offer, self.offers[offer_id].remaining, demand)
-        ]
-        if not feasible:
-            return None
-        return min(feasible, key=lambda r: (-scoring.score(r.offer, demand), r.offer.id))
+        best: _Choice | None = None
+        reach = Reach()
+        for offer_id in self._index.near(demand):
+            if offer_id in record.excluded:
+                continue
+            candidate = self.offers[offer_id]
+            offer = candidate.offer
+            km = rules.distance_km(offer, demand)
+            if rules.within_distance_at(offer, demand, km):
+                reach.near += 1
+                reach.near_remote += offer.remote
+            if not rules.feasible_at(offer, candidate.remaining, demand, km):
+                continue
+            score = scoring.score_at(offer, demand, km)
+            if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
+                best = _Choice(candidate, score, km)
+        return best, reach
 
     def _reserve(
-        self, record: DemandRecord, best: OfferRecord, at: datetime, outcome: Outcome
+        self, record: DemandRecord, choice: _Choice, at: datetime, outcome: Outcome
     ) -> Proposal:
+        best = choice.record
         demand, offer = record.demand, best.offer
-        best.reserved += demand.seats
+        self._hold(best, best.reserved + demand.seats)
+        self.waiting.remove(demand.id)
         record.proposals += 1
         match = Match(
             match_id=proposal_id(demand, offer, record.proposals),
             demand=demand,
             offer=offer,
             seats=demand.seats,
-            score=scoring.score(offer, demand),
-            reasons=scoring.explain(offer, demand, best.remaining),
+            score=choice.score,
+            reasons=scoring.explain(offer, demand, best.remaining, choice.km),
             seq=self._next_match_seq,
             proposed_at=at,
             expires_at=lifecycle.expires_at(at, self.answer_ttl),
@@ -377,20 +512,22 @@ class Market:
     def _why_not(self, record: DemandRecord) -> tuple[NotFoundReason, dict[str, Any]]:
         """Why nothing fits: every rule each live offer of this type (excluded ones aside)
         fails, counted; the reason is the one that ruled out the most (ties in the
-        documented order)."""
-        candidates = [
-            r for r in self.offers.values() if r.active and r.offer.id not in record.excluded
-        ]
-        excluded: dict[NotFoundReason, int] = {}
-        for offer in candidates:
-            for reason in rules.exclusions(offer.offer, offer.remaining, record.demand):
-                excluded[reason] = excluded.get(reason, 0) + 1
-        reason = rules.main_reason(excluded)
-        return reason, {
-            "reason": str(reason),
-            "candidates": len(candidates),
-            "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
-        }
+        documented order). From the supply's counts and the demand's reach, less the
+        offers it excludes: no scan of the offers (a waiting demand's reach is kept)."""
+        demand = record.demand
+        failing = self.supply.failing(demand)
+        live, remote = self.supply.live, self.supply.remote
+        for offer_id in record.excluded:
+            offer = self.offers.get(offer_id)
+            if offer is None or not offer.active:
+                continue
+            live -= 1
+            remote -= offer.offer.remote
+            for reason, n in supply.failing_one(offer.offer, offer.remaining, demand).items():
+                failing[reason] -= n
+        reach = self.waiting.reach(demand.id)
+        reachable = reach.near + (remote - reach.near_remote if demand.accepts_remote else 0)
+        return supply.why(live, live - reachable, failing)
 
     def _not_found(
         self,
@@ -401,6 +538,7 @@ class Market:
         """Answer that the demand waits, and remember why (`why` if already worked out)."""
         reason, reasons = why or self._why_not(record)
         record.waiting_reason = reason
+        self.waiting.relabel(record.demand.id, reason)
         record.not_found_answers += 1
         return NotFound(
             match_id=not_found_id(record.demand, record.not_found_answers),

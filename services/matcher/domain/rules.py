@@ -19,7 +19,11 @@ def distance_km(offer: Offer, demand: Demand) -> float | None:
 
 def within_distance(offer: Offer, demand: Demand) -> bool:
     """Within the demand's max distance and the offer's radius (null radius = unlimited)."""
-    km = distance_km(offer, demand)
+    return within_distance_at(offer, demand, distance_km(offer, demand))
+
+
+def within_distance_at(offer: Offer, demand: Demand, km: float | None) -> bool:
+    """`within_distance` with the distance already worked out (None: the offer has no place)."""
     if km is None or km > demand.max_distance_km:
         return False
     return offer.radius_km is None or km <= offer.radius_km
@@ -102,10 +106,15 @@ def exclusions(offer: Offer, remaining: int, demand: Demand) -> list[NotFoundRea
 
 def feasible(offer: Offer, remaining: int, demand: Demand) -> bool:
     """The offer can serve the demand (same service type assumed: markets hold one type)."""
+    return feasible_at(offer, remaining, demand, distance_km(offer, demand))
+
+
+def feasible_at(offer: Offer, remaining: int, demand: Demand, km: float | None) -> bool:
+    """`feasible` with the distance already worked out: one haversine per candidate."""
     return (
         demand.open
         and has_seats(offer, remaining, demand)
-        and reachable(offer, demand)
+        and (within_distance_at(offer, demand, km) or served_remotely(offer, demand))
         and valid_when_needed(offer, demand)
         and within_budget(offer, demand)
         and shares_language(offer, demand)

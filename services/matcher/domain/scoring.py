@@ -3,7 +3,9 @@
     score = 0.6 × proximity + 0.4 × affordability, rounded to 4 decimals
 
 - proximity = 1 − distance / limit, where limit is the tighter of the demand's
-  max_distance_km and the offer's radius_km; an offer served remotely scores 0.5.
+  max_distance_km and the offer's radius_km; an offer served remotely scores 0.5, and an
+  offer that could serve remotely never scores less than 0.5 for being near (else moving it
+  away from the demand would raise its score).
 - affordability = 1 − price / max_price; with no max price: 1 when free, else 50 / (50 + price).
 - coverage is a hard rule in v1 (every needed minute is covered), so it does not weigh in;
   the proposal reports `minutes_covered`.
@@ -23,11 +25,17 @@ PRICE_HALF_POINT_EUR = 50.0
 
 def proximity(offer: Offer, demand: Demand) -> float:
     """1 at the demand's door, 0 at the limit; a remote service scores 0.5."""
-    km = rules.distance_km(offer, demand)
-    if km is None or not rules.within_distance(offer, demand):
+    return proximity_at(offer, demand, rules.distance_km(offer, demand))
+
+
+def proximity_at(offer: Offer, demand: Demand, km: float | None) -> float:
+    """`proximity` with the distance already worked out. Remote service is the floor of a
+    remote-capable offer: farther is never better (DESIGN §5, "closer")."""
+    remote = REMOTE_PROXIMITY if rules.served_remotely(offer, demand) else 0.0
+    if km is None or not rules.within_distance_at(offer, demand, km):
         return REMOTE_PROXIMITY
     limit = min(demand.max_distance_km, offer.radius_km or demand.max_distance_km)
-    return max(0.0, 1 - km / limit)
+    return max(remote, 1 - km / limit)
 
 
 def affordability(offer: Offer, demand: Demand) -> float:
@@ -44,16 +52,23 @@ def affordability(offer: Offer, demand: Demand) -> float:
 
 def score(offer: Offer, demand: Demand) -> float:
     """The documented score of a feasible offer, in [0, 1], rounded to 4 decimals."""
-    raw = PROXIMITY_WEIGHT * proximity(offer, demand) + AFFORDABILITY_WEIGHT * affordability(
-        offer, demand
+    return score_at(offer, demand, rules.distance_km(offer, demand))
+
+
+def score_at(offer: Offer, demand: Demand, km: float | None) -> float:
+    """`score` with the distance already worked out."""
+    raw = PROXIMITY_WEIGHT * proximity_at(offer, demand, km) + AFFORDABILITY_WEIGHT * (
+        affordability(offer, demand)
     )
     return round(min(1.0, max(0.0, raw)), 4)
 
 
-def explain(offer: Offer, demand: Demand, remaining_after: int) -> dict[str, Any]:
+def explain(
+    offer: Offer, demand: Demand, remaining_after: int, km: float | None = None
+) -> dict[str, Any]:
     """Machine-readable reasons of a proposal: codes plus the numbers behind them."""
-    physical = rules.within_distance(offer, demand)
-    km = rules.distance_km(offer, demand)
+    km = rules.distance_km(offer, demand) if km is None else km
+    physical = rules.within_distance_at(offer, demand, km)
     codes = [
         "within_distance" if physical else "remote",
         "availability_covered",
