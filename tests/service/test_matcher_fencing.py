@@ -1,0 +1,75 @@
+"""Ownership fences the matcher's writes (real SecantusDB): a member that lost a market to
+another can never commit, and a rebalance waits for the batch in flight."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from concilia.platform.inbox import ensure_inbox_indexes
+from concilia.platform.outbox import OUTBOX, ensure_outbox_indexes
+from services.matcher import store
+from services.matcher.subscribers import (
+    ClearCacheOnRebalance,
+    Incoming,
+    MarketCache,
+    MatchingHandler,
+)
+from tests.support.market import at, published, submitted
+
+pytestmark = pytest.mark.service
+
+TTL = timedelta(days=3650)
+
+
+class QuietRelay:
+    """The relay is not under test: nothing is published."""
+
+    def notify(self) -> None:
+        pass
+
+
+def handler(client: Any, db: Any) -> MatchingHandler:
+    return MatchingHandler(client, db, QuietRelay(), MarketCache(db, TTL))  # type: ignore[arg-type]
+
+
+class TestFencing:
+    async def test_a_member_that_lost_the_market_commits_nothing(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """After another member claimed the market, the old owner's batch fails with
+        MarketMoved and leaves no trace; the new owner decides on the committed state."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        await ensure_inbox_indexes(db)
+        old, new = handler(mongo_client, db), handler(mongo_client, db)
+        await old([Incoming("offer-event", at(0), 0, published("offer-1", capacity=1))])
+
+        await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
+        demand = Incoming("demand-event", at(1), 0, submitted("demand-1"))
+        with pytest.raises(store.MarketMoved):
+            await old([demand])
+        assert await db[store.DEMANDS].count_documents({}) == 0
+        assert await db[OUTBOX].count_documents({}) == 0
+
+        assert await new([demand]) == ["processed"]
+        offer = await db[store.OFFERS].find_one({"_id": "offer-1"})
+        assert offer is not None
+        assert offer["reserved"] == 1
+        assert await db[OUTBOX].count_documents({}) == 1
+
+    async def test_a_rebalance_waits_for_the_batch_in_flight(self, mongo_client: Any) -> None:
+        """Partitions are given up only once the batch holding the lock has finished."""
+        cache = MarketCache(mongo_client["unused"], TTL)
+        listener = ClearCacheOnRebalance(cache)
+        generation = cache.generation
+        async with cache.lock:  # a batch in flight
+            revoking = asyncio.create_task(listener.on_partitions_revoked(set()))
+            for _ in range(5):
+                await asyncio.sleep(0)  # let the listener run as far as it can
+            assert not revoking.done()
+            assert cache.generation == generation
+        await revoking
+        assert cache.generation == generation + 1
