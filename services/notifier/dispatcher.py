@@ -5,6 +5,12 @@ the SMTP conversation and marked `sent` right after the server accepts the messa
 process dies in the tiny window between the server's acceptance and that mark, the lease
 expires and the job is sent again: this is the only place an e-mail can be duplicated, and
 the copy carries the same deterministic Message-ID, so it is recognisable as the same mail.
+
+Once the server accepted a mail it is never sent again by this dispatcher: recording it is
+retried with backoff for as long as it takes (a database outage is waited out), and only a
+ledger write that still holds the job's lease counts it as sent. If the lease was lost
+meanwhile (another dispatcher took the job over after the lease ended), the mail is counted
+`lease_lost`: the same duplicate window as above, measured instead of hidden.
 """
 
 import asyncio
@@ -17,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from concilia.contract.matches import MatchEventData, MatchType, Party
 from concilia.contract.notifications import Template
+from concilia.platform.faults import Backoff
 from concilia.platform.metrics import EMAILS
 from concilia.platform.mongo import Document
 from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact, with_answer_deadline
@@ -129,17 +136,45 @@ class Dispatcher:
         except Exception as exc:
             error = redact(f"{exc.__class__.__name__}: {exc}")
             if isinstance(exc, PermanentMailError) or self._settings.retry.gives_up_after(attempts):
-                await self._ledger.record_outcome(job, JobStatus.FAILED, attempts, error, _now())
-                self._staged()
-                EMAILS.labels(template, "failed").inc()
-                log.warning("e-mail failed for good", extra={"job": job["_id"], "error": error})
+                if await self._ledger.record_outcome(
+                    job, JobStatus.FAILED, attempts, error, _now()
+                ):
+                    self._staged()
+                    EMAILS.labels(template, "failed").inc()
+                    log.warning("e-mail failed for good", extra={"job": job["_id"], "error": error})
             else:
                 at = self._settings.retry.next_attempt_at(attempts, _now())
                 await self._ledger.retry_later(job, attempts, error, at)
                 EMAILS.labels(template, "retried").inc()
                 log.info("e-mail will be retried", extra={"job": job["_id"], "error": error})
             return
-        await self._ledger.record_outcome(job, JobStatus.SENT, attempts, None, _now())
+        await self._settle_sent(job, attempts, template)
+
+    async def _settle_sent(self, job: Document, attempts: int, template: str) -> None:
+        """The server accepted the mail: record it (retried until the write goes through),
+        and count it sent only if this dispatcher still owned the job."""
+        backoff = Backoff(base_seconds=0.2, cap_seconds=10.0)
+        failures = 0
+        while True:
+            try:
+                owned = await self._ledger.record_outcome(
+                    job, JobStatus.SENT, attempts, None, _now()
+                )
+                break
+            except Exception as exc:
+                failures += 1
+                log.warning(
+                    "recording a mail the server accepted failed; retrying, never resending",
+                    extra={"job": job["_id"], "attempt": failures, "error": repr(exc)},
+                )
+                await asyncio.sleep(backoff.delay(failures))  # backoff, not synchronisation
+        if not owned:
+            EMAILS.labels(template, "lease_lost").inc()
+            log.warning(
+                "mail accepted after the job's lease was lost: another dispatcher owns it",
+                extra={"job": job["_id"]},
+            )
+            return
         self._staged()
         EMAILS.labels(template, "sent").inc()
 
