@@ -144,6 +144,7 @@ class OutboxRelay:
         self._lease = lease_seconds
         self._max_attempts = max_attempts
         self.relay_id = f"{service}-{uuid.uuid4().hex[:12]}"
+        OUTBOX_PARKED.labels(service)  # exported at 0, so an alert sees the first one
         self.last_error: str | None = None
         self._failing_since: float | None = None
 

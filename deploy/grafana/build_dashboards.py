@@ -195,10 +195,14 @@ def service_health() -> list[dict[str, Any]]:
             unit="ops",
         ),
         panel(
-            "Outbox: oldest unpublished event and backlog",
+            "Outbox: oldest unpublished event, backlog, parked",
             [
                 ("max by (service) (concilia_outbox_oldest_age_seconds)", "{{service}} age"),
                 ("max by (service) (concilia_outbox_pending)", "{{service}} pending"),
+                (
+                    "sum by (service) (increase(concilia_outbox_parked_total[1h]))",
+                    "{{service}} parked (1 h)",
+                ),
             ],
             unit="s",
         ),

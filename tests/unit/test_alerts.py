@@ -15,6 +15,7 @@ ALERTS = (
     "ConciliaServiceDown",
     "ConciliaConsumerLagGrowing",
     "ConciliaOutboxStuck",
+    "ConciliaOutboxParked",
     "ConciliaDeadLetters",
     "ConciliaEmailFailures",
     "ConciliaDemandsNotMatched",
@@ -36,7 +37,8 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 class TestAlertRules:
     def test_every_alert_the_operators_need_is_defined(self) -> None:
-        """Service down, lag, outbox age, DLQ, e-mail failures, no matches, expiries."""
+        """Service down, lag, outbox age and parked rows, DLQ, e-mail failures, no matches,
+        expiries."""
         rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
         names = [r["alert"] for group in rules["groups"] for r in group["rules"]]
         assert sorted(names) == sorted(ALERTS)
