@@ -81,7 +81,7 @@ def explain(
     ]
     return {
         "codes": codes,
-        "distance_km": round(km, 3) if physical and km is not None else None,
+        "distance_km": round(km, 1) if physical and km is not None else None,  # privacy, §4
         "minutes_covered": demand.minutes_needed,
         "price_eur": offer.price_eur,
         "max_price_eur": demand.max_price_eur,
