@@ -16,20 +16,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from concilia.contract.common import Day, WeeklySlot
+from concilia import wording
+from concilia.contract.common import WeeklySlot
 from concilia.contract.matches import Answer, Party
-from concilia.contract.taxonomy import ServiceType
 from concilia.platform.answer_links import ExpiredLink, LinkClaims, LinkSigner, TamperedLink
 from concilia.platform.answers import Refusal
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-ROME = ZoneInfo("Europe/Rome")
 MAX_FORM_BYTES = 1024
 _FORM_ANSWERS = {"accept": Answer.ACCEPTED, "decline": Answer.DECLINED}
 _HEADERS = {
@@ -142,90 +140,37 @@ def _claims(signer: LinkSigner, token: str, party: Party) -> LinkClaims | HTMLRe
         return status_page(400, "tampered", None)
 
 
-# Words for the pages (Italian and English): service types, days, languages, prices.
-
-SERVICE_LABELS: dict[ServiceType, tuple[str, str]] = {
-    ServiceType.CHILDCARE: ("Asilo e nido", "Childcare"),
-    ServiceType.AFTER_SCHOOL: ("Doposcuola", "After-school care"),
-    ServiceType.SUMMER_CAMP: ("Centro estivo", "Summer camp"),
-    ServiceType.BABYSITTING: ("Babysitting", "Babysitting"),
-    ServiceType.ELDERLY_CARE: ("Assistenza anziani", "Elderly care"),
-    ServiceType.DISABILITY_SUPPORT: ("Sostegno alla disabilità", "Disability support"),
-    ServiceType.HEALTH_SCREENING: ("Screening e prevenzione", "Health screening"),
-    ServiceType.PSYCHOLOGICAL_SUPPORT: ("Supporto psicologico", "Psychological support"),
-    ServiceType.PHYSIOTHERAPY: ("Fisioterapia", "Physiotherapy"),
-    ServiceType.HOME_NURSING: ("Assistenza infermieristica a domicilio", "Home nursing"),
-    ServiceType.NUTRITION: ("Consulenza nutrizionale", "Nutrition advice"),
-    ServiceType.SPORT: ("Sport", "Sport"),
-    ServiceType.CULTURE: ("Cultura", "Culture"),
-    ServiceType.COURSES: ("Corsi", "Courses"),
-    ServiceType.SOCIAL_ACTIVITIES: ("Attività sociali", "Social activities"),
-    ServiceType.COWORKING: ("Coworking", "Coworking"),
-    ServiceType.SMART_WORKING_ADVICE: ("Consulenza sullo smart working", "Smart-working advice"),
-    ServiceType.TRAINING: ("Formazione", "Training"),
-    ServiceType.MOBILITY: ("Mobilità", "Mobility"),
-    ServiceType.ERRANDS: ("Commissioni e servizi salvatempo", "Errands"),
-    ServiceType.LEGAL_TAX_ADVICE: ("Consulenza legale e fiscale", "Legal and tax advice"),
-}
-_DAYS = {
-    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_LANGUAGES = {
-    "it": {"it": "italiano", "en": "inglese", "fr": "francese", "es": "spagnolo", "ar": "arabo"},
-    "en": {"it": "Italian", "en": "English", "fr": "French", "es": "Spanish", "ar": "Arabic"},
-}
-_PER_UNIT = {
-    "it": {"month": "al mese", "session": "a incontro", "hour": "all'ora"},
-    "en": {"month": "per month", "session": "per session", "hour": "per hour"},
-}
-_MONTHS_IT = (
-    "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
-    "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre",
-)  # fmt: skip
+# Words for the pages: the same as the e-mails' (concilia.wording), so a page never
+# describes a proposal differently from the e-mail that linked to it.
 
 
 def it_or_en(lang: str | None) -> str:
-    return "en" if lang == "en" else "it"
+    return wording.language_of(lang)
 
 
 def service_words(service_type: str, lang: str) -> str:
-    italian, english = SERVICE_LABELS[ServiceType(service_type)]
-    return english if lang == "en" else italian
+    return wording.service_label(service_type, lang)
 
 
 def hours_words(slots: Sequence[WeeklySlot | dict[str, str]], lang: str) -> str:
     """`lunedì 14:00–19:00; mercoledì 16:30–18:30`, in week order."""
-    parsed = sorted(
-        (WeeklySlot.model_validate(s) for s in slots),
-        key=lambda s: (list(Day).index(s.day), s.start_minute),
-    )
-    days = _DAYS[lang]
-    return "; ".join(f"{days[list(Day).index(s.day)]} {s.start}–{s.end}" for s in parsed)
+    return "; ".join(wording.hours([WeeklySlot.model_validate(s) for s in slots], lang))
 
 
 def languages_words(codes: Sequence[str], lang: str) -> str:
-    names = _LANGUAGES[lang]
-    return ", ".join(names.get(c, c) for c in codes) or ("—")
+    return wording.languages(codes, lang) or "—"
 
 
 def price_words(price: float, unit: str, welfare_eligible: bool, lang: str) -> str:
-    """`120 € al mese, pagabile con il welfare` / `€120 per month, payable with welfare`."""
-    if price == 0:
-        text = "gratuito" if lang == "it" else "free of charge"
-    else:
-        amount = f"{price:.2f}".rstrip("0").rstrip(".")
-        money = f"{amount.replace('.', ',')} €" if lang == "it" else f"€{amount}"
-        text = f"{money} {_PER_UNIT[lang].get(unit, unit)}"
-    if welfare_eligible:
-        text += (
-            ", pagabile con il credito welfare" if lang == "it" else ", payable with welfare credit"
-        )
-    return text
+    """`120 € al mese, pagabile con i crediti welfare` / `€120 per month, payable with
+    welfare credits`."""
+    return wording.price(price, unit, lang) + (
+        (", pagabile con i crediti welfare" if lang == "it" else ", payable with welfare credits")
+        if welfare_eligible
+        else ""
+    )
 
 
 def when(moment: datetime, lang: str) -> str:
-    """`28 novembre 2026, 14:30` / `28 November 2026, 14:30` (Europe/Rome)."""
-    local = moment.astimezone(ROME)
-    month = _MONTHS_IT[local.month - 1] if lang == "it" else local.strftime("%B")
-    return f"{local.day} {month} {local.year}, {local:%H:%M}"
+    """`giovedì 28 novembre alle 14:30` / `Thursday 28 November at 14:30 (Italian time)`."""
+    return wording.deadline(moment, lang)

@@ -26,11 +26,11 @@ from concilia.contract.notifications import Template
 from concilia.platform.faults import Backoff
 from concilia.platform.metrics import EMAILS
 from concilia.platform.mongo import Document
+from concilia.wording import language_of
 from services.notifier.domain.jobs import JobStatus, RetryPolicy, redact, with_answer_deadline
 from services.notifier.domain.mails import WITH_ANSWER_LINK, compose
 from services.notifier.domain.message import RenderedMail, build_message, render
 from services.notifier.domain.views import Contact, MailRequest
-from services.notifier.domain.wording import language_of
 from services.notifier.links import AnswerLinks
 from services.notifier.mailer import Mailer, PermanentMailError
 from services.notifier.metrics import NOTIFICATIONS_UNFINISHED

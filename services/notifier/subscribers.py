@@ -10,13 +10,13 @@ from concilia.contract.envelope import CloudEvent
 from concilia.contract.matches import MatchEventData, MatchType
 from concilia.platform.consumer import Handler, PoisonMessage, Record
 from concilia.platform.metrics import EMAILS
+from concilia.wording import language_of
 from services.notifier.domain.jobs import (
     UnusableMatch,
     plan_jobs,
     waiting_job_id,
     with_answer_deadline,
 )
-from services.notifier.domain.wording import language_of
 from services.notifier.store import Ledger, StoredContact
 
 

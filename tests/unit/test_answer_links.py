@@ -61,15 +61,15 @@ class TestWords:
     def test_prices_read_naturally(self) -> None:
         """Italian puts the euro after the amount with a comma; free is said in words."""
         assert price_words(120, "month", True, "it") == (
-            "120 € al mese, pagabile con il credito welfare"
+            "120 € al mese, pagabile con i crediti welfare"
         )
-        assert price_words(12.5, "session", False, "en") == "€12.5 per session"
+        assert price_words(12.5, "session", False, "en") == "€12.50 per session"
         assert price_words(0, "month", False, "it") == "gratuito"
 
     def test_deadlines_are_in_rome_time(self) -> None:
-        """09:00 UTC in March is 10:00 in Milan."""
-        assert when(NOW, "it") == "2 marzo 2026, 10:00"
-        assert when(NOW, "en") == "2 March 2026, 10:00"
+        """09:00 UTC in March is 10:00 in Milan, said as the e-mail says it."""
+        assert when(NOW, "it") == "lunedì 2 marzo alle 10:00"
+        assert when(NOW, "en") == "Monday 2 March at 10:00 (Italian time)"
 
 
 class TestPages:

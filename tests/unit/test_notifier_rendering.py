@@ -6,10 +6,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from concilia import wording
 from concilia.contract.common import WeeklySlot
 from concilia.contract.matches import MatchEventData, NotFoundReason
 from concilia.contract.notifications import Template
-from services.notifier.domain import wording
 from services.notifier.domain.mails import COMPOSERS, compose
 from services.notifier.domain.message import RenderedMail, build_message, message_id, render
 from services.notifier.domain.views import Contact, MailRequest

@@ -1,7 +1,7 @@
 """The accepted mails (match.accepted): the only place where each side learns the other's
 name and e-mail address (DESIGN §8)."""
 
-from services.notifier.domain import wording as w
+from concilia import wording as w
 from services.notifier.domain.views import (
     Contact,
     Fact,

@@ -1,9 +1,9 @@
 """The mails after an end (match.declined, .expired, .cancelled): what happened, then what
 happens next for the requester (next_step) and that the seats are free for the provider."""
 
+from concilia import wording as w
 from concilia.contract.matches import CancelCause, MatchEventData, NextStep, Party
 from concilia.contract.notifications import Template
-from services.notifier.domain import wording as w
 from services.notifier.domain.views import MailRequest, MailView, greeting, subject, title_of
 
 

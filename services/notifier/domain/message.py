@@ -11,8 +11,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from concilia.wording import single_line
 from services.notifier.domain.views import MailView
-from services.notifier.domain.wording import single_line
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -3,8 +3,8 @@ is asked for the provider, and each one's own answer link with the deadline in w
 
 from typing import Any
 
+from concilia import wording as w
 from concilia.contract.matches import DemandSnapshot, MatchEventData, OfferSnapshot
-from services.notifier.domain import wording as w
 from services.notifier.domain.views import (
     AnswerLink,
     Fact,

@@ -8,9 +8,9 @@ contact's name (or the offer's title), the requester never before both accepted.
 from dataclasses import dataclass
 from datetime import datetime
 
+from concilia import wording as w
 from concilia.contract.matches import DemandSnapshot, MatchEventData, OfferSnapshot
 from concilia.contract.notifications import Template
-from services.notifier.domain import wording as w
 
 # One subject per template (then `: <offer title or service>`).
 _SUBJECTS = {

@@ -1,8 +1,8 @@
 """The waiting mail (match.not_found, once per demand): why nothing fits yet, in words, and
 that a new e-mail comes when something does."""
 
+from concilia import wording as w
 from concilia.contract.matches import MatchEventData, NotFoundReason
-from services.notifier.domain import wording as w
 from services.notifier.domain.views import MailRequest, MailView, greeting, subject
 
 _WAITING_WHY = {

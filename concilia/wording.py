@@ -1,4 +1,5 @@
-"""Numbers, hours, prices, dates and service types in plain Italian or English words."""
+"""Numbers, hours, prices, dates and service types in plain Italian or English words,
+for everything families and providers read: the e-mails and the one-click answer pages."""
 
 import re
 from collections.abc import Sequence
