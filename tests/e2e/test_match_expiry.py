@@ -8,14 +8,13 @@ from tests.e2e.conftest import RunningStack
 from tests.e2e.test_match_lifecycle import (
     PROVIDER,
     REQUESTER,
-    created,
     demand_when,
-    fetched,
     match_state,
     press,
     the_only_link,
 )
 from tests.support.factories import a_demand, an_offer
+from tests.support.http import created, fetched
 from tests.support.kafka import events_of
 from tests.support.places import VIA_CONFALONIERI
 

@@ -11,6 +11,7 @@ from concilia.contract import topics
 from tests.conftest import bearer
 from tests.e2e.conftest import RunningStack
 from tests.support.factories import a_demand, an_offer
+from tests.support.http import created, fetched
 from tests.support.kafka import events_of
 from tests.support.mailbox import links_in, mails_to, text_of
 from tests.support.places import (
@@ -28,20 +29,6 @@ ANSWER_TTL_SECONDS = 600
 PROVIDER = bearer("coop-isola-ragazzi", "provider")
 OTHER_PROVIDER = bearer("sport-isola", "provider")
 REQUESTER = bearer("genitori-isola", "requester")
-
-
-async def created(url: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await client.post(path, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def fetched(url: str, path: str, headers: dict[str, str]) -> Any:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await client.get(path, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def demand_now(stack: RunningStack, demand_id: str) -> dict[str, Any]:

@@ -3,13 +3,13 @@ through the real broker, database and SMTP sink."""
 
 from typing import Any
 
-import httpx
 import pytest
 
 from concilia.contract import topics
 from tests.conftest import bearer
 from tests.e2e.conftest import RunningStack
 from tests.support.factories import a_demand, an_offer, slot
+from tests.support.http import created, fetched
 from tests.support.kafka import read_all
 from tests.support.mailbox import mails_to
 from tests.support.places import (
@@ -30,25 +30,11 @@ REQUESTER = bearer("comune-milano-hr", "requester")
 OPERATOR = bearer("ats-milano", "operator")
 
 
-async def post(url: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await client.post(path, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def get(url: str, path: str, headers: dict[str, str]) -> Any:
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await client.get(path, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def settled_demand(stack: RunningStack, demand_id: str) -> dict[str, Any]:
     """The demand once the matcher has decided (matched, or waiting with a reason)."""
 
     async def decided() -> dict[str, Any] | None:
-        demand = await get(stack.urls["demands"], f"/v1/demands/{demand_id}", REQUESTER)
+        demand = await fetched(stack.urls["demands"], f"/v1/demands/{demand_id}", REQUESTER)
         return demand if demand["status"] == "matched" or demand.get("waiting_reason") else None
 
     result: dict[str, Any] = await eventually(decided, timeout=60, what=f"demand {demand_id}")
@@ -60,7 +46,7 @@ class TestAFeasibleDemand:
         self, stack: RunningStack
     ) -> None:
         """A family in Via Borsieri gets the closer after-school offer; one mail each side."""
-        near = await post(
+        near = await created(
             stack.urls["offers"],
             "/v1/offers",
             an_offer(
@@ -68,13 +54,13 @@ class TestAFeasibleDemand:
             ),
             PROVIDER,
         )
-        farther = await post(
+        farther = await created(
             stack.urls["offers"],
             "/v1/offers",
             an_offer(near=VIA_THAON_DI_REVEL, title="Doposcuola Revel", email="revel@example.org"),
             PROVIDER,
         )
-        demand = await post(
+        demand = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(near=VIA_BORSIERI, email="giulia@example.org", name="Giulia Rossi"),
@@ -98,7 +84,7 @@ class TestAFeasibleDemand:
         provider_text = provider_mails[0].get_body(("plain",)).get_content()
         assert "giulia@example.org" not in provider_text
         assert mails_to(stack.mail_dir, "revel@example.org") == []
-        offer = await get(stack.urls["offers"], f"/v1/offers/{near['id']}", PROVIDER)
+        offer = await fetched(stack.urls["offers"], f"/v1/offers/{near['id']}", PROVIDER)
         assert offer["remaining_capacity"] == offer["capacity"] - 1
 
 
@@ -107,13 +93,13 @@ class TestAnInfeasibleDemand:
         self, stack: RunningStack
     ) -> None:
         """A demand from the Navigli for a service offered only in Isola waits as too_far."""
-        await post(
+        await created(
             stack.urls["offers"],
             "/v1/offers",
             an_offer(service_type="physiotherapy", near=VIA_CARMAGNOLA, min_age=None, max_age=None),
             PROVIDER,
         )
-        demand = await post(
+        demand = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(service_type="physiotherapy", near=NAVIGLI, beneficiary_age=40),
@@ -129,7 +115,7 @@ class TestAnInfeasibleDemand:
         self, stack: RunningStack
     ) -> None:
         """Nobody offers legal and tax advice yet: the demand waits as no_provider."""
-        demand = await post(
+        demand = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(service_type="legal_tax_advice", beneficiary_age=None),
@@ -144,14 +130,14 @@ class TestCapacity:
         self, stack: RunningStack
     ) -> None:
         """Two seats, three families: two matched, the third waits with reason full."""
-        offer = await post(
+        offer = await created(
             stack.urls["offers"],
             "/v1/offers",
             an_offer(service_type="babysitting", near=VIA_CONFALONIERI, capacity=2),
             PROVIDER,
         )
         demands = [
-            await post(
+            await created(
                 stack.urls["demands"],
                 "/v1/demands",
                 a_demand(service_type="babysitting", email=f"family{i}@example.org"),
@@ -175,7 +161,7 @@ class TestCapacity:
 async def _offer_with_capacity(
     stack: RunningStack, offer_id: str, remaining: int
 ) -> dict[str, Any] | None:
-    offer: dict[str, Any] = await get(stack.urls["offers"], f"/v1/offers/{offer_id}", PROVIDER)
+    offer: dict[str, Any] = await fetched(stack.urls["offers"], f"/v1/offers/{offer_id}", PROVIDER)
     return offer if offer["remaining_capacity"] == remaining else None
 
 
@@ -184,14 +170,14 @@ class TestWaitingDemands:
         self, stack: RunningStack
     ) -> None:
         """Two demands wait for a coworking desk; a one-seat offer goes to the older one."""
-        first = await post(
+        first = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(service_type="coworking", beneficiary_age=None, email="first@example.org"),
             REQUESTER,
         )
         await settled_demand(stack, first["id"])
-        second = await post(
+        second = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(service_type="coworking", beneficiary_age=None, email="second@example.org"),
@@ -199,7 +185,7 @@ class TestWaitingDemands:
         )
         await settled_demand(stack, second["id"])
 
-        offer = await post(
+        offer = await created(
             stack.urls["offers"],
             "/v1/offers",
             an_offer(
@@ -218,12 +204,14 @@ class TestWaitingDemands:
             lambda: _matched(stack, first["id"]), timeout=60, what="oldest demand matched"
         )
         assert served["match"]["offer_id"] == offer["id"]
-        still = await get(stack.urls["demands"], f"/v1/demands/{second['id']}", REQUESTER)
+        still = await fetched(stack.urls["demands"], f"/v1/demands/{second['id']}", REQUESTER)
         assert still["status"] == "open"
 
 
 async def _matched(stack: RunningStack, demand_id: str) -> dict[str, Any] | None:
-    demand: dict[str, Any] = await get(stack.urls["demands"], f"/v1/demands/{demand_id}", REQUESTER)
+    demand: dict[str, Any] = await fetched(
+        stack.urls["demands"], f"/v1/demands/{demand_id}", REQUESTER
+    )
     return demand if demand["status"] == "matched" else None
 
 
@@ -232,7 +220,7 @@ class TestPersonalData:
         self, stack: RunningStack
     ) -> None:
         """Names, e-mail addresses and home addresses appear only on welfare.contacts.v1."""
-        demand = await post(
+        demand = await created(
             stack.urls["demands"],
             "/v1/demands",
             a_demand(
