@@ -3,7 +3,7 @@
 import re
 from datetime import time
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -65,6 +65,16 @@ MULTI_LINE = AfterValidator(_multi_line)
 # JSON numbers and booleans as such: `"capacity": true` or `"price_eur": "1.5"` is an error.
 STRICT = Strict()
 Email = Annotated[EmailStr, AfterValidator(_deliverable)]
+
+
+def _not_null(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def absent() -> Any:
+    """The default of a PATCH field that may be left out but never set to null: the schema
+    shows no null (and no default), so a null is a 422 as documented."""
+    return Field(default=None, json_schema_extra=_not_null)
 
 
 LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code")]

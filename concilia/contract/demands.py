@@ -14,6 +14,7 @@ from concilia.contract.common import (
     Point,
     StrictModel,
     WeeklySlot,
+    absent,
 )
 from concilia.contract.matches import Answer, MatchState
 from concilia.contract.taxonomy import ServiceType
@@ -59,16 +60,16 @@ class DemandCreate(StrictModel):
 class DemandUpdate(StrictModel):
     """A PATCH: any field but service_type; absent fields stay as they are."""
 
-    location: Location | None = None
-    max_distance_km: Distance | None = None
-    accepts_remote: StrictBool | None = None
-    needed: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] | None = None
-    seats: Seats | None = None
+    location: Location = absent()
+    max_distance_km: Distance = absent()
+    accepts_remote: StrictBool = absent()
+    needed: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] = absent()
+    seats: Seats = absent()
     max_price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] | None = None
-    languages: Annotated[list[LanguageCode], Field(max_length=20)] | None = None
+    languages: Annotated[list[LanguageCode], Field(max_length=20)] = absent()
     beneficiary_age: Annotated[int, STRICT, Field(ge=0, le=120)] | None = None
-    needed_from: date | None = None
-    requester: Contact | None = None
+    needed_from: date = absent()
+    requester: Contact = absent()
 
 
 class MatchSummary(BaseModel):

@@ -15,6 +15,7 @@ from concilia.contract.common import (
     Location,
     StrictModel,
     WeeklySlot,
+    absent,
 )
 from concilia.contract.matches import Answer, MatchState
 from concilia.contract.taxonomy import ServiceType
@@ -85,22 +86,22 @@ class OfferUpdate(StrictModel):
     """A PATCH: any field but service_type; absent fields stay as they are. The merged offer
     is validated again as an OfferCreate, so cross-field rules hold after every change."""
 
-    title: Title | None = None
-    description: Description | None = None
-    remote: StrictBool | None = None
+    title: Title = absent()
+    description: Description = absent()
+    remote: StrictBool = absent()
     location: Location | None = None
     radius_km: Annotated[float, STRICT, Field(gt=0, le=1000)] | None = None
-    availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] | None = None
-    valid_from: date | None = None
+    availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)] = absent()
+    valid_from: date = absent()
     valid_until: date | None = None
-    capacity: Annotated[int, STRICT, Field(ge=1, le=100_000)] | None = None
-    price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] | None = None
-    price_unit: PriceUnit | None = None
-    welfare_eligible: StrictBool | None = None
-    languages: Annotated[list[LanguageCode], Field(max_length=20)] | None = None
+    capacity: Annotated[int, STRICT, Field(ge=1, le=100_000)] = absent()
+    price_eur: Annotated[float, STRICT, Field(ge=0, le=1_000_000)] = absent()
+    price_unit: PriceUnit = absent()
+    welfare_eligible: StrictBool = absent()
+    languages: Annotated[list[LanguageCode], Field(max_length=20)] = absent()
     min_age: Age | None = None
     max_age: Age | None = None
-    contact: Contact | None = None
+    contact: Contact = absent()
 
 
 class OfferPublic(BaseModel):

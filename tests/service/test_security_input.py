@@ -46,7 +46,7 @@ def _settings(kind: type[Any], kafka: str, mongodb: str, secret: str) -> Any:
         auth_jwt_secret=secret,
         http_port=free_port(),
         outbox_poll_seconds=0.2,
-        **({'max_body_bytes': 65536} if 'max_body_bytes' in kind.model_fields else {}),
+        **({"max_body_bytes": 65536} if "max_body_bytes" in kind.model_fields else {}),
     )
 
 
@@ -225,3 +225,40 @@ class TestProblemsAndMetrics:
         again = await api.http.post(f"/v1/{api.name}", json=other, headers=headers)
         body = assert_problem(again, 422)
         assert body["errors"][0]["field"] == "Idempotency-Key"
+
+
+NULLABLE = {
+    "offers": {"radius_km": None, "valid_until": None, "min_age": None, "max_age": None},
+    "demands": {"max_price_eur": None, "beneficiary_age": None},
+}
+REQUIRED = {"offers": "title", "demands": "needed_from"}
+# location may be null only for a remote offer (a cross-field rule, checked after merging).
+SCHEMA_NULLABLE = {"offers": {*NULLABLE["offers"], "location"}, "demands": {*NULLABLE["demands"]}}
+
+
+class TestPatchNull:
+    async def test_null_clears_every_field_the_openapi_marks_nullable(self, api: Api) -> None:
+        """PATCH with null for a nullable field is accepted and stored as null."""
+        who = org()
+        record = await create(api, who)
+        response = await api.http.patch(
+            f"/v1/{api.name}/{record['id']}", json=NULLABLE[api.name], headers=bearer(who, api.role)
+        )
+        assert response.status_code == 200, response.text
+        assert all(response.json()[field] is None for field in NULLABLE[api.name])
+
+    async def test_null_is_refused_where_the_openapi_does_not_allow_it(self, api: Api) -> None:
+        """A field that may not be null is documented so, and null is a 422 naming it."""
+        field = REQUIRED[api.name]
+        update = "OfferUpdate" if api.name == "offers" else "DemandUpdate"
+        schema = (await api.http.get("/openapi.json")).json()["components"]["schemas"][update]
+        assert "null" not in json.dumps(schema["properties"][field])
+        for name, nullable in schema["properties"].items():
+            assert ("null" in json.dumps(nullable)) == (name in SCHEMA_NULLABLE[api.name]), name
+        who = org()
+        record = await create(api, who)
+        response = await api.http.patch(
+            f"/v1/{api.name}/{record['id']}", json={field: None}, headers=bearer(who, api.role)
+        )
+        body = assert_problem(response, 422)
+        assert body["errors"][0]["field"] == field
