@@ -2,6 +2,8 @@
 id = stable_id(match_id, type)): DESIGN §4 and §8. Lifecycle events repeat every field of
 the proposal and add its state."""
 
+from typing import Any
+
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import DemandSnapshot, MatchEventData, MatchType, OfferSnapshot
@@ -14,7 +16,6 @@ from services.matcher.domain.decisions import (
     Proposal,
 )
 from services.matcher.domain.lifecycle import Match
-from services.matcher.domain.model import Demand, Offer
 
 SOURCE = "matcher"
 
@@ -60,18 +61,19 @@ def _typed_data(decision: Decision) -> tuple[str, MatchEventData]:
 def match_data(match: Match) -> MatchEventData:
     """Every field of the proposal, and the match's state and answers so far."""
     demand, offer = match.demand, match.offer
+    offer_data, demand_data = offer.data, demand.data
     return MatchEventData(
         match_id=match.match_id,
         offer_id=offer.id,
         demand_id=demand.id,
-        service_type=demand.event.service_type,
+        service_type=demand.service_type,
         score=match.score,
         reasons=match.reasons,
         seats=match.seats,
-        provider_ref=offer.event.provider_ref,
-        requester_ref=demand.event.requester_ref,
-        offer=offer_snapshot(offer),
-        demand=demand_snapshot(demand),
+        provider_ref=offer_data["provider_ref"],
+        requester_ref=demand_data["requester_ref"],
+        offer=offer_snapshot(offer_data),
+        demand=demand_snapshot(demand_data),
         state=match.state,
         proposed_at=match.proposed_at,
         expires_at=match.expires_at,
@@ -82,40 +84,46 @@ def match_data(match: Match) -> MatchEventData:
 
 def not_found_data(decision: NotFound) -> MatchEventData:
     demand = decision.demand
+    data = demand.data
     return MatchEventData(
         match_id=decision.match_id,
         offer_id=None,
         demand_id=demand.id,
-        service_type=demand.event.service_type,
+        service_type=demand.service_type,
         score=0,
         reasons=decision.reasons,
         seats=demand.seats,
-        requester_ref=demand.event.requester_ref,
-        demand=demand_snapshot(demand),
+        requester_ref=data["requester_ref"],
+        demand=demand_snapshot(data),
         reason=decision.reason,
     )
 
 
-def offer_snapshot(offer: Offer) -> OfferSnapshot:
-    data = offer.event
-    return OfferSnapshot(
-        title=data.title,
-        organization_id=data.organization_id,
-        address=data.location.address if data.location else None,
-        remote=data.remote,
-        availability=data.availability,
-        price_eur=data.price_eur,
-        price_unit=str(data.price_unit),
-        welfare_eligible=data.welfare_eligible,
+def offer_snapshot(data: dict[str, Any]) -> OfferSnapshot:
+    """What the parties see of the offer, from its payload (`Offer.data`)."""
+    location = data.get("location")
+    return OfferSnapshot.model_validate(
+        {
+            "title": data["title"],
+            "organization_id": data["organization_id"],
+            "address": location["address"] if location else None,
+            "remote": data["remote"],
+            "availability": data["availability"],
+            "price_eur": data["price_eur"],
+            "price_unit": data["price_unit"],
+            "welfare_eligible": data["welfare_eligible"],
+        }
     )
 
 
-def demand_snapshot(demand: Demand) -> DemandSnapshot:
-    data = demand.event
-    return DemandSnapshot(
-        organization_id=data.organization_id,
-        needed=data.needed,
-        seats=data.seats,
-        beneficiary_age=data.beneficiary_age,
-        languages=data.languages,
+def demand_snapshot(data: dict[str, Any]) -> DemandSnapshot:
+    """What the parties see of the demand, from its payload (`Demand.data`)."""
+    return DemandSnapshot.model_validate(
+        {
+            "organization_id": data["organization_id"],
+            "needed": data["needed"],
+            "seats": data["seats"],
+            "beneficiary_age": data.get("beneficiary_age"),
+            "languages": data["languages"],
+        }
     )

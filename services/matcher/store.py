@@ -124,7 +124,7 @@ def _offer_doc(record: OfferRecord) -> Document:
         "version": record.offer.version,
         "active": record.active,
         "reserved": record.reserved,
-        "data": record.offer.event.model_dump(mode="json"),
+        "data": record.offer.data,
     }
 
 
@@ -147,7 +147,7 @@ def _demand_doc(record: DemandRecord) -> Document:
         "not_found_answers": record.not_found_answers,
         "proposals": record.proposals,
         "excluded": sorted(record.excluded),
-        "data": record.demand.event.model_dump(mode="json"),
+        "data": record.demand.data,
     }
 
 
@@ -183,8 +183,8 @@ def _match_doc(match: Match, partition: int | None) -> Document:
         "expires_at": match.expires_at,
         "requester_answer": match.requester_answer,
         "provider_answer": match.provider_answer,
-        "offer": match.offer.event.model_dump(mode="json"),  # as proposed
-        "demand": match.demand.event.model_dump(mode="json"),
+        "offer": match.offer.data,  # as proposed
+        "demand": match.demand.data,
     }
 
 

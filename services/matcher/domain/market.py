@@ -51,7 +51,7 @@ class DemandState(StrEnum):
 CLOSED = DemandState.CLOSED
 
 
-@dataclass
+@dataclass(slots=True)
 class OfferRecord:
     offer: Offer
     active: bool  # in the index: published and not withdrawn or expired
@@ -63,7 +63,7 @@ class OfferRecord:
         return max(0, self.offer.capacity - self.reserved)
 
 
-@dataclass
+@dataclass(slots=True)
 class DemandRecord:
     demand: Demand
     state: DemandState
@@ -187,7 +187,7 @@ class Market:
             or (offer.version == known.offer.version and (not closing or not known.active))
         ):
             return  # a redelivery or a stale version
-        active = not closing and offer.event.status in _LIVE
+        active = not closing and offer.status in _LIVE
         record = OfferRecord(offer, active, known.reserved if known else 0)
         self.offers[offer.id] = record
         self._index.remove(offer.id)
@@ -208,7 +208,7 @@ class Market:
 
     def _cancel_matches_of(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """The offer went away: every live match of it is cancelled, its demands re-matched."""
-        expired = offer.event.status == OfferStatus.EXPIRED
+        expired = offer.status == OfferStatus.EXPIRED
         cause = CancelCause.OFFER_EXPIRED if expired else CancelCause.OFFER_WITHDRAWN
         live = sorted(self._matches_of(offer.id), key=lambda m: m.seq)
         self._cancel(live, cause, at, outcome)
@@ -299,6 +299,8 @@ class Market:
         if not (record.active and offer.open):
             return
         for waiting in self._waiting_near(offer):
+            if record.remaining == 0:
+                break  # full: it serves no one else
             if offer.id not in waiting.excluded and rules.feasible(
                 offer, record.remaining, waiting.demand
             ):
@@ -346,7 +348,7 @@ class Market:
         if match is None:
             self._retire(record)
             return
-        expired = record.demand.event.status == DemandStatus.EXPIRED
+        expired = record.demand.status == DemandStatus.EXPIRED
         cause = CancelCause.DEMAND_EXPIRED if expired else CancelCause.DEMAND_WITHDRAWN
         self._cancel([match], cause, at, outcome)
         self._serve_waiting(self.offers[match.offer_id].offer, at, outcome)

@@ -1,8 +1,13 @@
-"""Offer and Demand value objects, built from the event payloads the matcher consumes."""
+"""Offer and Demand value objects, built from the event payloads the matcher consumes.
 
+The payload itself is kept as compact JSON (`raw`), not as the validated model: a market
+holds tens of thousands of them, and the model takes five times the memory. It is
+validated once, on the way in; `data` gives it back as a dict for snapshots and storage."""
+
+import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from concilia.contract.common import WeeklySlot
 from concilia.contract.demands import DemandEventData, DemandStatus
@@ -35,9 +40,9 @@ def merged(slots: tuple[Slot, ...]) -> dict[str, list[tuple[int, int]]]:
     return by_day
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Offer:
-    """What the rules need of an offer; `event` keeps the payload for snapshots and storage."""
+    """What the rules need of an offer; `raw` keeps the payload for snapshots and storage."""
 
     id: str
     service_type: str
@@ -55,7 +60,19 @@ class Offer:
     languages: frozenset[str]
     min_age: int | None
     max_age: int | None
-    event: OfferEventData = field(compare=False, repr=False)
+    status: OfferStatus
+    raw: bytes = field(compare=False, repr=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as JSON-ready values (as `model_dump(mode="json")` gives it)."""
+        data: dict[str, Any] = json.loads(self.raw)
+        return data
+
+    @property
+    def event(self) -> OfferEventData:
+        """The payload as its model (validated again: for the rare reader that needs it)."""
+        return OfferEventData.model_validate_json(self.raw)
 
     @classmethod
     def from_event(cls, data: OfferEventData) -> "Offer":
@@ -76,13 +93,14 @@ class Offer:
             languages=frozenset(data.languages),
             min_age=data.min_age,
             max_age=data.max_age,
-            event=data,
+            status=data.status,
+            raw=data.model_dump_json().encode(),
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Demand:
-    """What the rules need of a demand; `event` keeps the payload for snapshots and storage."""
+    """What the rules need of a demand; `raw` keeps the payload for snapshots and storage."""
 
     id: str
     service_type: str
@@ -98,7 +116,19 @@ class Demand:
     languages: frozenset[str]
     beneficiary_age: int | None
     needed_from: date
-    event: DemandEventData = field(compare=False, repr=False)
+    status: DemandStatus
+    raw: bytes = field(compare=False, repr=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as JSON-ready values (as `model_dump(mode="json")` gives it)."""
+        data: dict[str, Any] = json.loads(self.raw)
+        return data
+
+    @property
+    def event(self) -> DemandEventData:
+        """The payload as its model (validated again: for the rare reader that needs it)."""
+        return DemandEventData.model_validate_json(self.raw)
 
     @classmethod
     def from_event(cls, data: DemandEventData) -> "Demand":
@@ -117,7 +147,8 @@ class Demand:
             languages=frozenset(data.languages),
             beneficiary_age=data.beneficiary_age,
             needed_from=data.needed_from,
-            event=data,
+            status=data.status,
+            raw=data.model_dump_json().encode(),
         )
 
     @property

@@ -58,7 +58,7 @@ def group_of(demand: Demand) -> Group:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Reach:
     """Live, allowed offers within a waiting demand's distance: all, and the remote-capable."""
 
@@ -69,7 +69,7 @@ class Reach:
         return self.near - (self.near_remote if demand.accepts_remote else 0)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     demand: Demand
     seq: int
