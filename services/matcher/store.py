@@ -8,10 +8,12 @@ market's epoch in `markets`), and every transaction that saves it checks that ep
 its own (and bumps the market's version, so two writers conflict). A member that lost the
 partition to another, which claimed after it, can never commit: it gets `MarketMoved`."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne, ReturnDocument
+from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import Answer, MatchState, NotFoundReason
@@ -88,27 +90,51 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
     return sorted({(doc["service_type"], int(doc["partition"])) for doc in docs})
 
 
-async def save(
-    db: Database,
-    session: Session,
-    market: Market,
-    outcome: Outcome,
-    partition: int | None,
-    epoch: int,
-) -> None:
-    """Write the records `outcome` changed, inside the caller's transaction, if the market
-    is still ours (`epoch`); else raise MarketMoved, which aborts the transaction."""
-    fence = await db[MARKETS].update_one(
-        {"_id": market.service_type, "epoch": epoch}, {"$inc": {"version": 1}}, session=session
-    )
-    if fence.matched_count != 1:
-        raise MarketMoved(f"market {market.service_type} was claimed by another member")
-    writes = {
-        OFFERS: [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)],
-        DEMANDS: [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)],
-        MATCHES: [_match_doc(m, partition) for m in outcome.matches.values()],
-    }
-    for collection, docs in writes.items():
+@dataclass(frozen=True)
+class Changed:
+    """What one market's events changed, the partition they came from and our epoch."""
+
+    market: Market
+    outcome: Outcome
+    partition: int | None
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Writes:
+    """The documents of a batch, worked out before its transaction (which may rerun)."""
+
+    fences: list[tuple[str, int]]
+    docs: dict[str, list[Document]]
+
+
+def writes(changes: Sequence[Changed]) -> Writes:
+    """Every record the changes touched, as documents, and the epochs to check."""
+    docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: []}
+    for change in changes:
+        market, outcome = change.market, change.outcome
+        docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
+        docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)]
+        docs[MATCHES] += [_match_doc(m, change.partition) for m in outcome.matches.values()]
+    return Writes([(c.market.service_type, c.epoch) for c in changes], docs)
+
+
+async def save(db: Database, session: Session, batch: Writes) -> None:
+    """Write a batch's records inside the caller's transaction, if every market is still
+    ours (its epoch unchanged); else raise MarketMoved, which aborts the transaction. One
+    round trip per collection, whatever the number of markets."""
+    if batch.fences:
+        fence = await db[MARKETS].bulk_write(
+            [
+                UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
+                for service_type, epoch in batch.fences
+            ],
+            ordered=False,
+            session=session,
+        )
+        if fence.matched_count != len(batch.fences):
+            raise MarketMoved("a market was claimed by another member")
+    for collection, docs in batch.docs.items():
         if docs:
             await db[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs],

@@ -231,6 +231,12 @@ class MatchingHandler:
 
     def _persist(self, new_ids: list[str], changes: list[Change]) -> Any:
         messages = [match_message(d) for _, outcome, _ in changes for d in outcome.decisions]
+        batch = store.writes(
+            [
+                store.Changed(market, outcome, partition, self.cache.epoch_of(market.service_type))
+                for market, outcome, partition in changes
+            ]
+        )
 
         async def work(session: Session) -> None:
             # Only database writes of values computed above: with_transaction may rerun it.
@@ -242,9 +248,7 @@ class MatchingHandler:
                 await self._db[INBOX].insert_many(
                     [{"_id": key, "at": now} for key in new_ids], session=session
                 )
-            for market, outcome, partition in changes:
-                epoch = self.cache.epoch_of(market.service_type)
-                await store.save(self._db, session, market, outcome, partition, epoch)
+            await store.save(self._db, session, batch)
             await add_to_outbox(self._db, session, messages)
 
         return work
