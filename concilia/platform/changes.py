@@ -60,6 +60,14 @@ def revised(document: Document, now: datetime, **fields: Any) -> Document:
     return {**document, **fields, "version": document["version"] + 1, "updated_at": now}
 
 
+def noted(document: Document, now: datetime, **fields: Any) -> Document:
+    """A note the service makes on a record in the background (a match applied, a waiting
+    reason, a seat held): the fields change but `version`, the one clients name in If-Match,
+    does not — their next PATCH must not conflict with what they do not own. A change that
+    publishes an event about the record uses `revised`: event ids are made of the version."""
+    return {**document, **fields, "updated_at": now}
+
+
 def check_version(document: Document, expected_version: int | None, kind: str) -> None:
     """A stale If-Match version is a conflict (409); no If-Match checks nothing."""
     if expected_version is not None and expected_version != document["version"]:

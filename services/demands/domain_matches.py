@@ -22,7 +22,7 @@ from concilia.platform.answers import (
     check_answerable,
     is_new_answer,
 )
-from concilia.platform.changes import Change, Document, revised
+from concilia.platform.changes import Change, Document, noted, revised
 from concilia.platform.messages import OutgoingMessage
 from services.demands.domain import SOURCE, demand_event
 
@@ -63,7 +63,7 @@ def propose(demand: Document, data: MatchEventData, at: datetime) -> Change | No
         requester_answer=data.requester_answer,
     )
     return Change(
-        revised(
+        noted(
             demand,
             at,
             status=DemandStatus.MATCHED.value,
@@ -80,7 +80,7 @@ def accept(demand: Document, data: MatchEventData, at: datetime) -> Change | Non
     match = current_match(demand, data.match_id)
     if match is None or match["state"] != MatchState.PROPOSED:
         return None
-    return Change(revised(demand, at, match={**match, "state": MatchState.ACCEPTED.value}))
+    return Change(noted(demand, at, match={**match, "state": MatchState.ACCEPTED.value}))
 
 
 def end(demand: Document, type_: str, data: MatchEventData, at: datetime) -> Change | None:
@@ -96,14 +96,14 @@ def end(demand: Document, type_: str, data: MatchEventData, at: datetime) -> Cha
         )
         return Change(changed, [demand_event(changed, DemandType.EXPIRED)])
     status = DemandStatus.OPEN.value if step is NextStep.REMATCH and matched else demand["status"]
-    return Change(revised(demand, at, match=None, match_offer=None, status=status))
+    return Change(noted(demand, at, match=None, match_offer=None, status=status))
 
 
 def note_waiting(demand: Document, reason: str, at: datetime) -> Change | None:
     """Remember why no offer fits an open demand yet; None if not open or already known."""
     if demand["status"] != DemandStatus.OPEN or demand["waiting_reason"] == reason:
         return None
-    return Change(revised(demand, at, waiting_reason=reason))
+    return Change(noted(demand, at, waiting_reason=reason))
 
 
 def answer(

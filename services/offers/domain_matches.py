@@ -23,7 +23,7 @@ from concilia.platform.answers import (
     check_answerable,
     is_new_answer,
 )
-from concilia.platform.changes import Change, Document, revised
+from concilia.platform.changes import Change, Document, noted, revised
 from concilia.platform.messages import OutgoingMessage
 from services.offers.domain import (
     ON_THE_MARKET,
@@ -154,10 +154,12 @@ def _replace(offer: Document, entry: Document, at: datetime, **fields: Any) -> C
 
 
 def _with_matches(offer: Document, matches: list[Document], at: datetime) -> Change:
-    """The offer with its new matches; offer.updated when remaining seats reach or leave 0."""
-    changed = revised(offer, at, matches=matches)
+    """The offer with its new matches, a background note that keeps its version; when the
+    remaining seats reach or leave 0 a new version with offer.updated."""
+    changed = noted(offer, at, matches=matches)
     changed["status"] = capacity_status(changed).value
     crossed = (remaining_capacity(offer) == 0) != (remaining_capacity(changed) == 0)
     if crossed and changed["status"] in ON_THE_MARKET:
+        changed = revised(changed, at)
         return Change(changed, [offer_event(changed, OfferType.UPDATED)])
     return Change(changed)
