@@ -4,6 +4,7 @@ Before any body is read, a request guard answers 401 to a /v1 request without a 
 token and 413 to a body over the limit; an unexpected error is a counted RFC 9457 500."""
 
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,13 +39,19 @@ def create_service_app(
     reported: Sequence[ReadinessCheck] = (),
     bearer_secret: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    write_rate_per_minute: int | None = None,
 ) -> FastAPI:
     """A FastAPI app with /healthz, /readyz, /metrics and RFC 9457 errors. `readiness`
     checks decide /readyz; `reported` ones are only shown there (under "reported").
     With `bearer_secret`, every /v1 request needs a valid token before its body is read."""
     app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
     install_problem_handlers(app)
-    app.add_middleware(RequestGuard, secret=bearer_secret, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        secret=bearer_secret,
+        max_body_bytes=max_body_bytes,
+        writes=WriteLimit(write_rate_per_minute) if write_rate_per_minute else None,
+    )
 
     @app.get("/healthz", tags=["ops"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -120,17 +127,24 @@ class RequestGuard:
     a secret is given) and 413 for a body over `max_body_bytes` — both before the body is
     read, so an anonymous 400 MB upload costs nothing."""
 
-    def __init__(self, app: ASGIApp, secret: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret: str | None,
+        max_body_bytes: int,
+        writes: "WriteLimit | None" = None,
+    ) -> None:
         self.app = app
         self.secret = secret
         self.max_body_bytes = max_body_bytes
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        refusal = self._refusal(scope["path"], headers)
+        refusal = self._refusal(scope["path"], headers) or self._throttled(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -147,6 +161,25 @@ class RequestGuard:
         if length is not None and int(length) > self.max_body_bytes:
             return _too_large(path, self.max_body_bytes)
         return None
+
+    def _throttled(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+        """429 with Retry-After when the caller's organisation writes too fast."""
+        path: str = scope["path"]
+        if self.writes is None or self.secret is None or scope["method"] in SAFE_METHODS:
+            return None
+        if not path.startswith("/v1/") and path != "/v1":
+            return None
+        _, _, bearer_token = headers.get("authorization", "").partition(" ")
+        org = verify_token(self.secret, bearer_token.strip()).org  # checked just before
+        wait = self.writes.take(org)
+        if wait is None:
+            return None
+        return problem_response(
+            429,
+            "Too many writes for this organisation; retry after the indicated delay",
+            instance=path,
+            headers={"Retry-After": str(wait)},
+        )
 
     def _unauthenticated(self, authorization: str | None) -> JSONResponse | None:
         if self.secret is None:
@@ -183,6 +216,31 @@ class RequestGuard:
                 await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class WriteLimit:
+    """A token bucket per organisation: `per_minute` writes a minute, as a burst too. Held in
+    this process: N instances allow N times the rate (enough against one runaway client)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(per_minute)
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # org -> (tokens, at)
+
+    def take(self, org: str) -> int | None:
+        """None if `org` may write now (one token taken), else the seconds to wait."""
+        now = self.clock()
+        tokens, at = self.buckets.get(org, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self.buckets[org] = (tokens - 1, now)
+            return None
+        self.buckets[org] = (tokens, now)
+        return max(1, math.ceil((1 - tokens) / self.rate))
 
 
 def _too_large(path: str, limit: int) -> JSONResponse:

@@ -20,6 +20,9 @@ _TITLES = {
     412: "Precondition failed",
     422: "Invalid input",
     428: "Precondition required",
+    429: "Too many requests",
+    413: "Content too large",
+    500: "Internal server error",
     503: "Service unavailable",
 }
 

@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     auth_jwt_secret: str | None = None
     public_base_url: str = "http://127.0.0.1"
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    write_rate_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Writes (POST/PATCH/DELETE) per organisation per minute; 0: no limit",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (else 413)"
     )

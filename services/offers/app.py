@@ -87,6 +87,7 @@ def create_app(
         ],
         max_body_bytes=settings.max_body_bytes,
         bearer_secret=secret,
+        write_rate_per_minute=settings.write_rate_per_minute,
     )
     install_record_handlers(app)
     app.include_router(offers_router(store, principal_dependency(secret), requesters))

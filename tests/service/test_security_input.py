@@ -262,3 +262,29 @@ class TestPatchNull:
         )
         body = assert_problem(response, 422)
         assert body["errors"][0]["field"] == field
+
+
+class TestWriteRateLimit:
+    async def test_an_organisation_writing_too_fast_gets_429_with_retry_after(
+        self, kafka: str, mongodb: str, jwt_secret: str
+    ) -> None:
+        """Over WRITE_RATE_PER_MINUTE an organisation's writes are 429 with Retry-After,
+        its reads still work and another organisation is not slowed down."""
+        settings = _settings(OffersSettings, kafka, mongodb, jwt_secret)
+        settings = settings.model_copy(update={"write_rate_per_minute": 3})
+        async with (
+            serving(create_offers(settings), settings.port) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            busy, calm = org(), org()
+            statuses = [
+                (await http.post("/v1/offers", json=an_offer(), headers=bearer(busy, "provider")))
+                for _ in range(4)
+            ]
+            assert [r.status_code for r in statuses] == [201, 201, 201, 429]
+            assert_problem(statuses[-1], 429)
+            assert 1 <= int(statuses[-1].headers["Retry-After"]) <= 20
+            read = await http.get("/v1/offers", headers=bearer(busy, "provider"))
+            assert read.status_code == 200
+            other = await http.post("/v1/offers", json=an_offer(), headers=bearer(calm, "provider"))
+            assert other.status_code == 201
