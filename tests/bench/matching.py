@@ -1,79 +1,57 @@
-"""`make bench`: matcher throughput against the raw-client ceiling, measured in one run.
+"""`make bench`: the matcher against honest ceilings, all measured in one run on the same
+embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/workload.py).
 
-1. Ceiling: a raw aiokafka consume → produce pipe (consumer group, manual commits, no
-   processing) moving the same number of messages through the same embedded Tansu broker.
-2. Matcher: the real matcher service (in-process, real SecantusDB, transactional inbox +
-   outbox per event) consuming the same number of offer and demand events.
-3. Domain: decisions per second of the pure market with the grid index against a full scan.
+1. pipe ceiling and persisted ceiling (tests/bench/ceilings.py) over the workload;
+2. the real matcher (in-process app: batches, one transaction each with inbox, state,
+   fence and outbox) over the same workload: events per second;
+3. latency: 1,000 events/s paced for 60 s into the running matcher; for every demand, the
+   time from its publication to its first decision on welfare.matches.v1 (broker record
+   timestamps on one machine clock); p50 and p99;
+4. write path (tests/bench/write_path.py): POST /v1/demands against raw inserts, both at
+   concurrency 32;
+5. the pure market's per-event cost at 10k and 100k open records, and the resident memory
+   holding 100k (tests/bench/market_scale.py, its own process).
 
-Throughput is messages per second between the first and the last output record's broker
-timestamp, so consumer-group joins are not counted. Ratios are printed, not asserted."""
+Prints a table, then as its LAST line one JSON object with the keys of issue 8."""
 
 import asyncio
-import random
+import json
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
 from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_kafka, start_mongodb
+from concilia.platform.inbox import INBOX
 from concilia.platform.kafka import ensure_topics
+from concilia.platform.mongo import Document
 from services.matcher.app import create_app
-from services.matcher.domain.events import DemandChanged, OfferChanged
-from services.matcher.domain.index import GridIndex
-from services.matcher.domain.market import Market
-from services.matcher.domain.model import Demand, Offer
 from services.matcher.settings import Settings
-from tests.support.kafka import read_all
-from tests.support.market import (
-    ScanIndex,
-    at,
-    demand_data,
-    demand_event,
-    offer_data,
-    offer_event,
-)
-from tests.support.places import Place
+from tests.bench import ceilings, write_path
+from tests.bench.workload import Message, interleaved
 from tests.support.services import serving, wait_ready
 from tests.support.waiting import eventually
 
-SERVICE_TYPES = ("after_school", "childcare", "sport", "elderly_care", "coworking")
-OFFERS = 200
-DEMANDS = 1000
+# The city: thousands of offers, tens of thousands of demands. BENCH_SMOKE=1 shrinks it all
+# to check the bench itself runs (its figures then mean nothing).
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+OFFERS, DEMANDS = (300, 2_700) if SMOKE else (2_500, 22_500)
+DRAIN_SECONDS = 90  # after the paced load: a demand not decided by then counts as this late
+PACED_RATE, PACED_SECONDS = 1_000, 5 if SMOKE else 60
+WRITE_SECONDS = 3 if SMOKE else 20
 
 
-def random_place(rng: random.Random) -> Place:
-    # Central Milan, about 8 km across, centred on Isola.
-    return Place("Milano", 45.489 + rng.uniform(-0.04, 0.04), 9.19 + rng.uniform(-0.05, 0.05))
-
-
-def workload(seed: int = 7) -> list[tuple[str, bytes, str]]:
-    """(topic, value, key) for OFFERS offer events then DEMANDS demand events."""
-    rng = random.Random(seed)
-    messages = []
-    for i in range(OFFERS):
-        service_type = rng.choice(SERVICE_TYPES)
-        event = offer_event(
-            f"bench-offer-{i}",
-            service_type=service_type,
-            near=random_place(rng),
-            capacity=rng.randint(1, 6),
-            price_eur=rng.choice([0, 80, 150, 250]),
-        )
-        messages.append((topics.OFFERS, event.to_bytes(), service_type))
-    for i in range(DEMANDS):
-        service_type = rng.choice(SERVICE_TYPES)
-        event = demand_event(f"bench-demand-{i}", service_type=service_type, near=random_place(rng))
-        messages.append((topics.DEMANDS, event.to_bytes(), service_type))
-    return messages
-
-
-async def produce_all(bootstrap: str, messages: list[tuple[str, bytes, str]]) -> None:
+async def produce(bootstrap: str, messages: list[Message]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
     await producer.start()
     try:
@@ -83,91 +61,143 @@ async def produce_all(bootstrap: str, messages: list[tuple[str, bytes, str]]) ->
         await producer.stop()
 
 
-async def output_rate(bootstrap: str, topic: str, expected: int, deadline: float) -> float:
-    """Messages per second on `topic` once `expected` are there (by broker timestamps)."""
-
-    async def all_there() -> bool:
-        return len(await read_all(bootstrap, topic)) >= expected
-
-    await eventually(
-        all_there, timeout=deadline - time.monotonic(), interval=1, what=f"{expected} on {topic}"
-    )
-    stamps = await _timestamps(bootstrap, topic)
-    span = (max(stamps) - min(stamps)) / 1000
-    return (len(stamps) - 1) / span if span > 0 else float("inf")
-
-
-async def _timestamps(bootstrap: str, topic: str) -> list[int]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    stamps: list[int] = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=2000):
-            stamps += [r.timestamp for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
-    return stamps
-
-
-async def raw_pipe(bootstrap: str, count: int) -> float:
-    """The ceiling: consume from offers+demands, produce each to a pipe topic, commit."""
-    out = "bench.pipe"
-    consumer = AIOKafkaConsumer(
-        topics.OFFERS,
-        topics.DEMANDS,
-        bootstrap_servers=bootstrap,
-        group_id="bench-raw",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
-    await consumer.start()
+async def paced(bootstrap: str, messages: list[Message], rate: int) -> dict[str, int]:
+    """Publish `rate` messages a second, evenly; each demand's publish time (ms)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0)
     await producer.start()
-    moved = 0
+    published: dict[str, int] = {}
+    futures = []
     try:
-        while moved < count:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                for r in records:
-                    await producer.send_and_wait(out, r.value, key=r.key)
-                    await consumer.commit()
-                    moved += 1
+        started = time.perf_counter()
+        tick = 0.01  # 10 ms slices of rate/100 messages
+        per_tick = rate // 100
+        for n in range(0, len(messages), per_tick):
+            due = started + (n // per_tick) * tick
+            if (ahead := due - time.perf_counter()) > 0:
+                await asyncio.sleep(ahead)  # pacing the load, not synchronisation
+            for topic, value, key in messages[n : n + per_tick]:
+                stamp = int(time.time() * 1000)
+                futures.append(
+                    await producer.send(topic, value, key=key.encode(), timestamp_ms=stamp)
+                )
+                if topic == topics.DEMANDS:
+                    published[json.loads(value)["subject"]] = stamp
+        await asyncio.gather(*futures)
     finally:
         await producer.stop()
+    return published
+
+
+async def first_decisions(bootstrap: str) -> dict[str, int]:
+    """For every demand, the broker timestamp (ms) of its first decision on the topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    first: dict[str, int] = {}
+    try:
+        parts = [
+            TopicPartition(topics.MATCHES, p)
+            for p in consumer.partitions_for_topic(topics.MATCHES) or ()
+        ]
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        await consumer.seek_to_beginning(*parts)
+        left = {tp for tp, end in ends.items() if end}
+        while left:
+            batch = await consumer.getmany(*left, timeout_ms=2000, max_records=5000)
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for r in records:
+                    subject = json.loads(r.value)["subject"] if r.value else None
+                    if subject is not None:
+                        first[subject] = min(first.get(subject, r.timestamp), r.timestamp)
+                    if r.offset + 1 >= ends[tp]:
+                        left.discard(tp)
+    finally:
         await consumer.stop()
-    return await output_rate(bootstrap, out, count, time.monotonic() + 60)
+    return first
 
 
-async def matcher_rate(bootstrap: str, mongodb: str) -> float:
+async def inbox_count(client: AsyncMongoClient[Document], database: str) -> int:
+    return await client[database][INBOX].count_documents({})
+
+
+async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, dict[str, float]]:
+    """The matcher over the workload (events/s), then the paced latency phase."""
+    database = "bench_matcher"
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
         mongodb_url=mongodb,
-        mongodb_database="bench_matcher",
+        mongodb_database=database,
         http_port=free_port(),
         outbox_poll_seconds=0.05,
+        match_answer_ttl_seconds=10 * 365 * 86400,
+        log_level="WARNING",
     )
-    async with serving(create_app(settings), port=settings.port) as url:
-        await wait_ready(url)
-        return await output_rate(bootstrap, topics.MATCHES, DEMANDS, time.monotonic() + 600)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb)
+    try:
+        async with serving(create_app(settings), port=settings.port) as url:
+            await wait_ready(url)
+            first = await eventually(
+                lambda: _count_once(client, database), timeout=120, interval=0.05, what="start"
+            )
+            started, done_first = time.perf_counter(), first
+            await eventually(
+                lambda: _reached(client, database, total),
+                timeout=900,
+                interval=0.05,
+                what=f"{total} events matched",
+            )
+            rate = (total - done_first) / (time.perf_counter() - started)
+
+            load = list(
+                interleaved(
+                    PACED_RATE * PACED_SECONDS // 10,
+                    PACED_RATE * PACED_SECONDS * 9 // 10,
+                    seed=99,
+                    prefix="q",
+                    start=total,
+                )
+            )
+            published = await paced(bootstrap, load, PACED_RATE)
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while True:
+                decided = await first_decisions(bootstrap)
+                if all(d in decided for d in published) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1)  # polling the topic: the bench waits, it does not sync
+            cut = int(time.time() * 1000)
+    finally:
+        await client.close()
+    # A demand still undecided at the cut counts as decided then: a lower bound, never less.
+    latencies = sorted(decided.get(d, cut) - published[d] for d in published)
+    return rate, {
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "max": latencies[-1],
+        "demands": len(latencies),
+        "undecided": sum(1 for d in published if d not in decided),
+    }
 
 
-def domain_rates(seed: int = 11) -> tuple[float, float]:
-    """Decisions per second of the pure market: grid index, then full scan."""
-    rng = random.Random(seed)
-    offers = [
-        offer_data(f"o{i}", near=random_place(rng), capacity=rng.randint(1, 3)) for i in range(2000)
-    ]
-    demands = [demand_data(f"d{i}", near=random_place(rng)) for i in range(2000)]
-    rates = []
-    for index in (GridIndex, ScanIndex):
-        market = Market("after_school", index=index)
-        for i, offer in enumerate(offers):
-            market.apply(OfferChanged(Offer.from_event(offer), closing=False), at(i))
-        started = time.perf_counter()
-        for i, demand in enumerate(demands):
-            market.apply(DemandChanged(Demand.from_event(demand), closing=False), at(i))
-        rates.append(len(demands) / (time.perf_counter() - started))
-    return rates[0], rates[1]
+async def _count_once(client: AsyncMongoClient[Document], database: str) -> int:
+    return await inbox_count(client, database)
+
+
+async def _reached(client: AsyncMongoClient[Document], database: str, total: int) -> bool:
+    return await inbox_count(client, database) >= total
+
+
+def market_scale() -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.bench.market_scale"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    scale: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return scale
 
 
 async def main() -> None:
@@ -176,26 +206,73 @@ async def main() -> None:
     kafka = start_kafka(kafka_port, home / "logs")
     mongo = start_mongodb(mongo_port, home / "db", home / "logs")
     bootstrap = f"127.0.0.1:{kafka_port}"
+    mongodb = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb)
+    rows: list[tuple[str, str]] = []
     try:
         await ensure_topics(bootstrap)
-        messages = workload()
-        await produce_all(bootstrap, messages)
-        print(f"workload: {OFFERS} offers + {DEMANDS} demands on {len(SERVICE_TYPES)} types")
-        ceiling = await raw_pipe(bootstrap, len(messages))
-        print(f"raw aiokafka consume→produce ceiling : {ceiling:8.0f} msg/s")
-        rate = await matcher_rate(
-            bootstrap, f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
+        messages = list(interleaved(OFFERS, DEMANDS))
+        await produce(bootstrap, messages)
+        total = len(messages)
+        print(
+            f"workload: {OFFERS:,} offers and {DEMANDS:,} demands interleaved, sample-data "
+            f"type mix, across Milan; {total:,} events",
+            flush=True,
         )
-        print(f"matcher (one transaction per batch)  : {rate:8.0f} match events/s")
-        print(f"ratio matcher / ceiling              : {rate / ceiling:8.2f}")
-        grid, scan = domain_rates()
-        print(f"domain, grid index                   : {grid:8.0f} decisions/s")
-        print(f"domain, full scan                    : {scan:8.0f} decisions/s")
-        print(f"ratio grid / scan (2000 offers)      : {grid / scan:8.2f}")
+        pipe = await ceilings.pipe(bootstrap, total, "pipe", None)
+        rows.append(("pipe ceiling (batched raw pipe)", f"{pipe:,.0f} events/s"))
+        persisted = await ceilings.pipe(
+            bootstrap, total, "persisted", (client, client["bench_ceiling"])
+        )
+        rows.append(("persisted ceiling (+1 txn/batch)", f"{persisted:,.0f} events/s"))
+        print(f"ceilings: pipe {pipe:,.0f}/s, persisted {persisted:,.0f}/s", flush=True)
+        matcher, latency = await matcher_run(bootstrap, mongodb, total)
+        rows.append(("matcher", f"{matcher:,.0f} events/s"))
+        rows.append(("matcher / persisted ceiling", f"{matcher / persisted:.2f}"))
+        rows.append(
+            (
+                f"event → decision at {PACED_RATE:,}/s for {PACED_SECONDS} s",
+                f"p50 {latency['p50']:.0f} ms, p99 {latency['p99']:.0f} ms, "
+                f"max {latency['max']:.0f} ms ({latency['demands']:,} demands, "
+                f"{latency['undecided']:,} undecided {DRAIN_SECONDS} s after: counted then)",
+            )
+        )
+        print(f"matcher {matcher:,.0f}/s; latency {latency}", flush=True)
+        api, inserts = await write_path.measure(bootstrap, mongodb, home / "logs", WRITE_SECONDS)
+        rows.append(("POST /v1/demands, concurrency 32", f"{api:,.0f} requests/s"))
+        rows.append(("raw inserts, concurrency 32", f"{inserts:,.0f} documents/s"))
+        rows.append(("write path ratio", f"{api / inserts:.2f}"))
     finally:
+        await client.close()
         kafka.stop()
         mongo.stop()
         shutil.rmtree(home, ignore_errors=True)
+    scale = market_scale()  # alone on the machine: the servers are stopped
+    growth = scale["us_per_event_100k"] / scale["us_per_event_10k"]
+    rows.append(("market per event, 10k open", f"{scale['us_per_event_10k']:,.0f} µs"))
+    rows.append(("market per event, 100k open", f"{scale['us_per_event_100k']:,.0f} µs"))
+    rows.append(("cost growth 10k → 100k", f"{growth:.2f}"))
+    rows.append(("load 100k open (restart)", f"{scale['load_s_100k']:.1f} s"))
+    rows.append(("RSS holding 100k open", f"{scale['rss_mb_100k']:.0f} MB"))
+
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(
+        json.dumps(
+            {
+                "pipe_ceiling_events_per_s": round(pipe),
+                "persisted_ceiling_events_per_s": round(persisted),
+                "matcher_events_per_s": round(matcher),
+                "matcher_ratio": round(matcher / persisted, 3),
+                "p99_event_to_match_ms_at_1k": round(latency["p99"]),
+                "cost_growth_10k_to_100k": round(growth, 2),
+                "rss_mb_at_100k_open": round(scale["rss_mb_100k"]),
+                "write_path_ratio": round(api / inserts, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
