@@ -140,9 +140,12 @@ def _documented(description: str) -> dict[str, Any]:
 
 # For APIRouter(responses=...): the errors every record route may answer, in OpenAPI.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body is not JSON, or Content-Length is not a number"),
     401: _documented("No bearer token, or an invalid or expired one"),
     403: _documented("The caller's role may not do this"),
     404: _documented("No such record for the caller's organisation"),
     409: _documented("Conflict: stale If-Match version, or the record's state forbids it"),
+    413: _documented("The body is larger than MAX_BODY_BYTES"),
     422: _documented("Invalid input; `errors` names each bad field"),
+    429: _documented("Too many writes for this organisation; see Retry-After"),
 }

@@ -25,7 +25,17 @@ Authenticate = Callable[..., Awaitable[Principal]]
 IdempotencyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
 ]
-IfMatchHeader = Annotated[str | None, Header(alias="If-Match")]
+IF_MATCH_PATTERN = r'^(W/)?"?[0-9]{1,18}"?$'
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        pattern=IF_MATCH_PATTERN,
+        description="The record version from the last ETag; a stale one is a 409",
+    ),
+]
+# What encode_cursor makes: unpadded base64url, well under 512 characters.
+Cursor = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,512}$")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -177,7 +187,7 @@ def record_router(
         service_type: ServiceType | None = None,
         status: str | None = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: str | None = None,
+        cursor: Cursor = None,
     ) -> Page[PublicT]:
         found, next_cursor = await keeper.page(
             read_scope(caller), service_type, status, limit, cursor
