@@ -89,7 +89,13 @@ class KafkaGauges:
         """One measurement of every group's lag and every consumed topic's DLQ."""
         consumed = sorted({name for names in self._groups.values() for name in names})
         dlqs = [topics.dlq(name) for name in consumed]
-        described = await admin.describe_topics([*consumed, *dlqs])
+        # Only topics that exist: a metadata request naming a missing topic would let the
+        # broker auto-create it (Tansu does), with its default partition count.
+        existing = set(await admin.list_topics())
+        named = [name for name in (*consumed, *dlqs) if name in existing]
+        if not named:
+            return
+        described = await admin.describe_topics(named)
         partitions = [
             TopicPartition(d["topic"], p["partition"])
             for d in described
