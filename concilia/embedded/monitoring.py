@@ -27,12 +27,14 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
-def config(targets: Mapping[str, str], rules: Path | None) -> dict[str, object]:
+def config(
+    targets: Mapping[str, str], rules: Path | None, every_seconds: float = SCRAPE_SECONDS
+) -> dict[str, object]:
     """prometheus.yml: one job per service, named after it (as in deploy/prometheus)."""
     return {
         "global": {
-            "scrape_interval": f"{SCRAPE_SECONDS}s",
-            "evaluation_interval": f"{SCRAPE_SECONDS}s",
+            "scrape_interval": f"{every_seconds:g}s",
+            "evaluation_interval": f"{every_seconds:g}s",
         },
         "rule_files": [str(rules)] if rules else [],
         "scrape_configs": [
@@ -60,9 +62,10 @@ def _get_data(url: str) -> Any:
 class Monitoring:
     """The Prometheus child of the stack, on `port`."""
 
-    def __init__(self, home: Path, port: int = 9090) -> None:
+    def __init__(self, home: Path, port: int = 9090, every_seconds: float = SCRAPE_SECONDS) -> None:
         self.home = home / "prometheus"
         self.port = port
+        self.every_seconds = every_seconds
         self.child: ChildProcess | None = None
 
     @property
@@ -80,7 +83,8 @@ class Monitoring:
         if RULES.is_file():
             rules = self.home / "alerts.yml"
             shutil.copyfile(RULES, rules)
-        (self.home / "prometheus.yml").write_text(yaml.safe_dump(config(targets, rules)))
+        settings = config(targets, rules, self.every_seconds)
+        (self.home / "prometheus.yml").write_text(yaml.safe_dump(settings))
         self.child = ChildProcess(
             "prometheus",
             [

@@ -273,7 +273,7 @@ class TestPrometheus:
         """The Debian binary with the embedded config: 8 alert rules, 4 of 4 targets up."""
         if prometheus_binary() is None:
             pytest.skip("could not run: prometheus is not installed (apt-get install prometheus)")
-        monitoring = Monitoring(tmp_path, free_port())
+        monitoring = Monitoring(tmp_path, free_port(), every_seconds=1)
         targets = {name: url.removeprefix("http://") for name, url in stack.urls.items()}
         try:
             monitoring.start(targets, tmp_path)
