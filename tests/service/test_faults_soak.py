@@ -15,7 +15,7 @@ class TestShortSoak:
     def test_nothing_is_lost_duplicated_overbooked_or_dead_lettered_under_faults(
         self, tmp_path: Path
     ) -> None:
-        """120 events, 3 kills, a 6 s database pause, a restart and SMTP down: all 0."""
+        """60 events, 3 kills, a 3 s database pause, a restart and SMTP down: all 0."""
         result = run(SHORT, home=tmp_path / "soak")
         report(result)
         assert result["events"] == SHORT.events

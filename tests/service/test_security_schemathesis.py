@@ -25,7 +25,7 @@ from tests.support.services import serving
 
 pytestmark = pytest.mark.service
 
-EXAMPLES = 12  # per operation; enough to exercise each schema, quick on two cores
+EXAMPLES = 8  # per operation and mode; enough to exercise each schema, quick on two cores
 # Every default check stays on. One is tuned: schema-valid input may still break a rule JSON
 # Schema cannot state (a slot ending after it starts, valid_until not before valid_from, an
 # age range, a location unless remote, a cursor this API issued, a version that exists), and
