@@ -17,10 +17,21 @@ from tests.support.factories import a_demand, an_offer
 from tests.support.http import created, fetched
 from tests.support.kafka import events_of
 from tests.support.places import VIA_CONFALONIERI
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 ANSWER_TTL_SECONDS = 10
+
+
+async def seat_freed(stack: RunningStack, offer_id: str) -> None:
+    """Wait until the offers service has released the expired proposal's seat."""
+
+    async def free() -> bool:
+        offer = await fetched(stack.urls["offers"], f"/v1/offers/{offer_id}", PROVIDER)
+        return bool(offer["remaining_capacity"] == offer["capacity"])
+
+    await eventually(free, timeout=30, what=f"the seat of {offer_id} freed")
 
 
 class TestAProposalNobodyAnswers:
@@ -60,8 +71,7 @@ class TestAProposalNobodyAnswers:
         )
 
         assert closed["match"] is None
-        freed = await fetched(stack.urls["offers"], f"/v1/offers/{offer['id']}", PROVIDER)
-        assert freed["remaining_capacity"] == freed["capacity"]
+        await seat_freed(stack, offer["id"])
         answered = await press(link, "accept")
         assert answered.status_code == 410
         async with httpx.AsyncClient(timeout=10) as client:
@@ -106,8 +116,7 @@ class TestAProposalTheFamilyAcceptedButTheProviderIgnored:
         )
 
         assert reopened["match"] is None
-        freed = await fetched(stack.urls["offers"], f"/v1/offers/{silent['id']}", PROVIDER)
-        assert freed["remaining_capacity"] == freed["capacity"]
+        await seat_freed(stack, silent["id"])
         about = [
             e
             for e in await events_of(stack.bootstrap, topics.MATCHES)
