@@ -26,6 +26,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from concilia.platform.faults import is_outage
+from concilia.platform.kafka import ensure_topics
 from concilia.platform.messages import OutgoingMessage
 from concilia.platform.metrics import (
     EVENTS_PUBLISHED,
@@ -295,6 +296,9 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
+            # Create the topics first: producing to a missing topic lets the broker create it
+            # with its own partition count, which would break co-partitioning.
+            await ensure_topics(self._bootstrap)
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap,
                 enable_idempotence=False,  # Tansu has no idempotent producer
