@@ -128,6 +128,13 @@ async def network(stack: RunningStack) -> dict[str, Any]:
 
     match_id = await eventually(proposed, timeout=60, what="a proposal for the family")
     await post(stack.urls["demands"], f"/v1/demands/{served['id']}/match/accept", REQUESTER)
+
+    async def provider_knows() -> bool:
+        found = await get(stack.urls["offers"], f"/v1/offers/{offer['id']}/matches", PROVIDER)
+        return any(m["match_id"] == match_id for m in found.json())
+
+    # The offers service learns of the proposal on its own consumer, maybe after demands.
+    await eventually(provider_knows, timeout=60, what="the proposal known to the offers service")
     await post(
         stack.urls["offers"], f"/v1/offers/{offer['id']}/matches/{match_id}/accept", PROVIDER
     )
