@@ -309,8 +309,12 @@ class TestProviderAnswers:
             "email": "giulia@example.org",
             "language": "it",
         }
-        matched = await demand_of(stack, proposal)
-        assert (matched["status"], matched["match"]["state"]) == ("matched", "accepted")
+
+        async def demand_accepted() -> bool:  # the demands service has its own consumer
+            demand = await demand_of(stack, proposal)
+            return bool((demand["status"], demand["match"]["state"]) == ("matched", "accepted"))
+
+        await eventually(demand_accepted, timeout=60, what="the demand's match accepted")
 
     async def test_capacity_below_accepted_seats_is_a_409(self, stack: Stack) -> None:
         """Two accepted seats: capacity 1 is refused, 2 is fine."""
