@@ -35,7 +35,7 @@ lint: install
 	$(BIN)/mypy concilia services
 
 test: install lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile  # two workers, a test module stays on one (its servers are module fixtures)
 
 test-unit: install
 	$(BIN)/pytest -q tests/unit
