@@ -22,12 +22,10 @@ def not_found_id(demand: Demand, answer: int) -> str:
     return stable_id("not_found", demand.id, demand.version, answer)
 
 
-@dataclass(frozen=True)
-class Proposal:
-    """The demand is matched with the offer; `seats` are held on it until an answer."""
+class AboutAMatch:
+    """A decision about one match: its id and demand are the match's."""
 
     match: Match
-    submitted_at: datetime
 
     @property
     def match_id(self) -> str:
@@ -36,6 +34,14 @@ class Proposal:
     @property
     def demand(self) -> Demand:
         return self.match.demand
+
+
+@dataclass(frozen=True)
+class Proposal(AboutAMatch):
+    """The demand is matched with the offer; `seats` are held on it until an answer."""
+
+    match: Match
+    submitted_at: datetime
 
     @property
     def offer(self) -> Offer:
@@ -66,23 +72,15 @@ class NotFound:
 
 
 @dataclass(frozen=True)
-class MatchAccepted:
+class MatchAccepted(AboutAMatch):
     """Both parties accepted: the match stands with its seats and never expires."""
 
     match: Match
     time: datetime
 
-    @property
-    def match_id(self) -> str:
-        return self.match.match_id
-
-    @property
-    def demand(self) -> Demand:
-        return self.match.demand
-
 
 @dataclass(frozen=True)
-class MatchEnded:
+class MatchEnded(AboutAMatch):
     """The match was declined, expired or cancelled: its seats are free again, and
     `next_step` says what happens to the demand."""
 
@@ -91,14 +89,6 @@ class MatchEnded:
     next_step: NextStep
     declined_by: Party | None = None
     cause: CancelCause | None = None
-
-    @property
-    def match_id(self) -> str:
-        return self.match.match_id
-
-    @property
-    def demand(self) -> Demand:
-        return self.match.demand
 
 
 Decision = Proposal | NotFound | MatchAccepted | MatchEnded
