@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -137,11 +137,14 @@ class Stack:
         answer_ttl_seconds: float | None = None,
         say: Callable[[str], None] = print,
         monitoring: Monitoring | None = None,
+        service_env: Mapping[str, str] | None = None,
     ) -> None:
         """`answer_ttl_seconds` sets MATCH_ANSWER_TTL_SECONDS for the services (None: the
         environment's value, else the services' default of 72 hours); `monitoring` adds a
-        Prometheus scraping the services once they are ready."""
+        Prometheus scraping the services once they are ready; `service_env` adds variables
+        to the services' environment (the fault soak arms failpoints with it)."""
         self.home = home.resolve()
+        self.service_env = dict(service_env or {})
         self.answer_ttl_seconds = answer_ttl_seconds
         self.ports = ports or Ports()
         self.partitions = partitions
@@ -238,6 +241,7 @@ class Stack:
             "SMTP_PORT": str(self.ports.smtp),
             "MAIL_FROM": MAIL_FROM,
             "PYTHONUNBUFFERED": "1",
+            **self.service_env,
         }
         env.pop("MONGODB_DATABASE", None)  # each service defaults to concilia_<service>
         if self.answer_ttl_seconds is not None:

@@ -21,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from concilia.platform.consumer import PoisonMessage, Record, dead_letterer, parse_event, summary
+from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
 
@@ -119,6 +120,7 @@ def subscribe_batch(
                 raise  # the whole batch is sought back and redelivered
             await one_by_one(ready)
             return
+        failpoint("consumer.after_effect")
         retries.done(position)
         for (record, event_type, _), outcome in zip(ready, outcomes, strict=True):
             count(record, event_type, outcome)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
+from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
 
@@ -134,6 +135,7 @@ def subscribe(
                 raise  # sought back and redelivered in order
             await dead_letter(record, "handler_failed", f"after {max_attempts} attempts: {exc!r}")
             outcome = "dlq"
+        failpoint("consumer.after_effect")
         retries.done(position)
         EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
 

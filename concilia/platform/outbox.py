@@ -25,6 +25,7 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import is_outage
 from concilia.platform.kafka import ensure_topics
 from concilia.platform.messages import OutgoingMessage
@@ -238,6 +239,7 @@ class OutboxRelay:
         results = await asyncio.gather(*(_settled(f) for f in sent), return_exceptions=True)
         done = [doc for doc, r in zip(batch, results, strict=True) if r is None]
         if done:
+            failpoint("outbox.after_publish")
             await self._db[OUTBOX].update_many(
                 {"_id": {"$in": [doc["_id"] for doc in done]}},
                 {"$set": {"published_at": datetime.now(UTC)}},

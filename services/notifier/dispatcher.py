@@ -5,6 +5,8 @@ the SMTP conversation and marked `sent` right after the server accepts the messa
 process dies in the tiny window between the server's acceptance and that mark, the lease
 expires and the job is sent again: this is the only place an e-mail can be duplicated, and
 the copy carries the same deterministic Message-ID, so it is recognisable as the same mail.
+The ledger counts each such resend on its job (`uncertain_resends`), so the window is
+measured (the fault soak forces crashes into it and reports the copies).
 
 Once the server accepted a mail it is never sent again by this dispatcher: recording it is
 retried with backoff for as long as it takes (a database outage is waited out), and only a
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from concilia.contract.matches import MatchEventData, MatchType, Party
 from concilia.contract.notifications import Template
+from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import Backoff
 from concilia.platform.metrics import EMAILS
 from concilia.platform.mongo import Document
@@ -148,6 +151,7 @@ class Dispatcher:
                 EMAILS.labels(template, "retried").inc()
                 log.info("e-mail will be retried", extra={"job": job["_id"], "error": error})
             return
+        failpoint("mail.after_send")
         await self._settle_sent(job, attempts, template)
 
     async def _settle_sent(self, job: Document, attempts: int, template: str) -> None:

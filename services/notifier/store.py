@@ -160,18 +160,22 @@ class Ledger:
                 {"status": JobStatus.SENDING, "lease_until": {"$lt": now}},
             ]
         }
-        return await self._db[JOBS].find_one_and_update(
+        claimed = {"status": JobStatus.SENDING, "lease_until": now + lease, "lease_token": token}
+        before = await self._db[JOBS].find_one_and_update(
             due,
-            {
-                "$set": {
-                    "status": JobStatus.SENDING,
-                    "lease_until": now + lease,
-                    "lease_token": token,
-                }
-            },
+            {"$set": claimed},
             sort=[("next_attempt_at", 1)],
-            return_document=ReturnDocument.AFTER,
+            return_document=ReturnDocument.BEFORE,
         )
+        if before is None:
+            return None
+        if before["status"] == JobStatus.SENDING:
+            # The last dispatcher died holding it: whether the server accepted its mail is
+            # unknown, so this send may be the duplicate the dispatcher's docstring names.
+            await self._db[JOBS].update_one(
+                {"_id": before["_id"], "lease_token": token}, {"$inc": {"uncertain_resends": 1}}
+            )
+        return {**before, **claimed}
 
     async def wait_for(self, job: Document, ref: str, until: datetime | None) -> None:
         """Put a claimed job back to wait for contact `ref` (for ever if `until` is None)."""

@@ -5,15 +5,28 @@ down for a while. Then Jepsen-style counters — lost, duplicated, overbooked, d
 unexpected — all must be 0: a table, then one JSON line (with `events` and `kills`).
 
 The long run (default): SOAK_EVENTS=10000, SOAK_KILLS=20, SOAK_DB_PAUSE=100 (s),
-SOAK_SMTP_DOWN=60 (s). `run(SHORT)` is the short version `make test` runs
-(tests/service/test_faults_soak.py). Client behaviour under faults: a request that fails
-with a connection error, a timeout or a 5xx is retried with the same Idempotency-Key (that is
-what the key is for); `unexpected` counts answers a correct client should never get (any
-4xx but 404/409/429) and 5xx once every fault has ended."""
+SOAK_SMTP_DOWN=60 (s), SOAK_CLIENTS=4 concurrent clients (one member organisation each), and
+failpoints armed (concilia.platform.failpoints, SOAK_FAILPOINTS) so that some crashes land
+exactly between an effect and its commit: after a consumer's transaction and before its offset
+commit, after Kafka's ack and before the outbox mark, after SMTP accepted a mail and before
+the ledger knows. `run(SHORT)` is the short version `make test` runs
+(tests/service/test_faults_soak.py).
+
+Client behaviour under faults: a request that fails with a connection error, a timeout or a
+5xx is retried with the same Idempotency-Key (that is what the key is for); `unexpected`
+counts answers a correct client should never get (any 4xx but 404/409/429) and 5xx once every
+fault has ended.
+
+`duplicated` counts a second live match for one demand and a second copy of one e-mail,
+except the copies the one known window explains: a mail the SMTP server accepted just before
+the notifier died, resent when its lease ended. The ledger counts those resends on the job
+(`uncertain_resends`); copies up to that count are reported as `window_duplicate_mails`
+(measured, documented), any copy beyond it counts as `duplicated`."""
 
 import asyncio
 import contextlib
 import email.parser
+import functools
 import json
 import os
 import random
@@ -29,17 +42,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pymongo import MongoClient
 
 from concilia.contract import topics
 from concilia.embedded.processes import free_port, wait_until
-from concilia.embedded.stack import SERVICES, Ports, Stack
+from concilia.embedded.stack import MAIL_FROM, SERVICES, Ports, Stack
 from concilia.platform.auth import issue_token
+from concilia.platform.mongo import Document
+from services.notifier.domain.message import message_id
+from services.notifier.store import JOBS
 from tests.support.factories import a_demand, an_offer
 from tests.support.kafka import read_all
 from tests.support.places import Place
 
 SERVICE_TYPES = ("after_school", "sport", "elderly_care", "coworking")
-ORG = "soak-org"
+FAILPOINTS = "consumer.after_effect=0.001,outbox.after_publish=0.001,mail.after_send=0.002"
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,8 @@ class Plan:
     db_pause_seconds: float
     smtp_down_seconds: float
     settle_seconds: float
+    clients: int = 1
+    failpoints: str = ""
 
 
 LONG = Plan(
@@ -57,6 +76,8 @@ LONG = Plan(
     db_pause_seconds=float(os.environ.get("SOAK_DB_PAUSE", "100")),
     smtp_down_seconds=float(os.environ.get("SOAK_SMTP_DOWN", "60")),
     settle_seconds=900,
+    clients=int(os.environ.get("SOAK_CLIENTS", "4")),
+    failpoints=os.environ.get("SOAK_FAILPOINTS", FAILPOINTS),
 )
 SHORT = Plan(events=60, kills=3, db_pause_seconds=3, smtp_down_seconds=3, settle_seconds=240)
 
@@ -70,6 +91,16 @@ class Tally:
     demands: list[str] = field(default_factory=list)
     offers: list[str] = field(default_factory=list)
     withdrawn: set[str] = field(default_factory=set)
+    provider_of: dict[str, "Client"] = field(default_factory=dict)  # offer id → its owner
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_event(self, total: int) -> bool:
+        """Take the next event's turn; False once `total` events have been started."""
+        with self.lock:
+            if self.events >= total:
+                return False
+            self.events += 1
+            return True
 
 
 def place(rng: random.Random) -> Place:
@@ -145,37 +176,49 @@ def faults(
     tally.faults_over = True
 
 
-def drive(offers: Client, demands: Client, plan: Plan, tally: Tally, rng: random.Random) -> None:
+@dataclass
+class Member:
+    """One member organisation of the network: a provider and a requester client of its own
+    (the write rate limit is per organisation), and the demands it submitted."""
+
+    offers: Client
+    demands: Client
+    submitted: list[str] = field(default_factory=list)
+
+
+def drive(member: Member, plan: Plan, tally: Tally, rng: random.Random) -> None:
     """The steady stream: demands, offers, answers by both sides, withdrawals."""
-    while tally.events < plan.events:
+    while tally.next_event(plan.events):
         roll = rng.random()
         kind = rng.choice(SERVICE_TYPES)
         if roll < 0.2 or not tally.offers:
             body = an_offer(service_type=kind, near=place(rng), capacity=rng.randint(1, 3))
-            created = offers.call("POST", "/v1/offers", body, key=str(uuid.uuid4()))
+            created = member.offers.call("POST", "/v1/offers", body, key=str(uuid.uuid4()))
             if created:
+                tally.provider_of[created["id"]] = member.offers
                 tally.offers.append(created["id"])
         elif roll < 0.75:
             body = a_demand(
                 service_type=kind,
                 near=place(rng),
-                email=f"family{tally.events}@example.org",
+                email=f"family{uuid.uuid4().hex[:12]}@example.org",
                 beneficiary_age=None,
             )
-            created = demands.call("POST", "/v1/demands", body, key=str(uuid.uuid4()))
+            created = member.demands.call("POST", "/v1/demands", body, key=str(uuid.uuid4()))
             if created:
+                member.submitted.append(created["id"])
                 tally.demands.append(created["id"])
         elif roll < 0.93:
-            answer(offers, demands, rng.choice(tally.demands or ["none"]), rng)
-        elif tally.demands:
-            demand_id = rng.choice(tally.demands)
-            if demands.call("DELETE", f"/v1/demands/{demand_id}") is not None:
+            answer(member.demands, tally, rng.choice(member.submitted or ["none"]), rng)
+        elif member.submitted:
+            demand_id = rng.choice(member.submitted)
+            if member.demands.call("DELETE", f"/v1/demands/{demand_id}") is not None:
                 tally.withdrawn.add(demand_id)
-        tally.events += 1
 
 
-def answer(offers: Client, demands: Client, demand_id: str, rng: random.Random) -> None:
-    """Both sides answer the demand's current proposal (mostly accept)."""
+def answer(demands: Client, tally: Tally, demand_id: str, rng: random.Random) -> None:
+    """Both sides answer the demand's current proposal (mostly accept); the provider is the
+    organisation that published the offer."""
     demand = demands.call("GET", f"/v1/demands/{demand_id}")
     match = (demand or {}).get("match")
     if not match or match.get("state") != "proposed":
@@ -183,7 +226,7 @@ def answer(offers: Client, demands: Client, demand_id: str, rng: random.Random) 
     word = "accept" if rng.random() < 0.8 else "decline"
     demands.call("POST", f"/v1/demands/{demand_id}/match/{word}")
     path = f"/v1/offers/{match['offer_id']}/matches/{match['match_id']}/accept"
-    offers.call("POST", path)
+    tally.provider_of[match["offer_id"]].call("POST", path)
 
 
 def backlog(stack: Stack) -> float | None:
@@ -207,67 +250,118 @@ def quiet(stack: Stack, seen: list[float | None]) -> bool:
     return len(seen) >= 3 and all(x == 0 for x in seen[-3:])
 
 
-def undecided(demands: Client, tally: Tally) -> int:
+def undecided(operator: Client, tally: Tally) -> int:
     """Open demands with neither a match nor a waiting reason (reported, not failing)."""
     count = 0
     for demand_id in tally.demands:
-        found = demands.call("GET", f"/v1/demands/{demand_id}") or {}
+        found = operator.call("GET", f"/v1/demands/{demand_id}") or {}
         count += int(found.get("status") == "open" and not found.get("waiting_reason"))
     return count
 
 
-def counters(stack: Stack, offers: Client, demands: Client, tally: Tally) -> dict[str, int]:
-    lost = sum(1 for d in tally.demands if demands.call("GET", f"/v1/demands/{d}") is None)
-    lost += sum(1 for o in tally.offers if offers.call("GET", f"/v1/offers/{o}") is None)
+def mail_copies(stack: Stack) -> tuple[int, int]:
+    """(copies the known window explains, copies nothing explains) among the mails received:
+    extra copies of one Message-ID up to its job's `uncertain_resends` are the window's."""
+    copies = Counter(
+        email.parser.BytesParser().parsebytes(p.read_bytes(), headersonly=True)["Message-ID"]
+        for p in stack.mail_dir.glob("*.eml")
+    )
+    assert stack.infra is not None
+    with MongoClient[Document](stack.infra.mongodb_url) as client:
+        resends = {
+            message_id(job["_id"], MAIL_FROM): job["uncertain_resends"]
+            for job in client["concilia_notifier"][JOBS].find(
+                {"uncertain_resends": {"$gt": 0}}, {"uncertain_resends": 1}
+            )
+        }
+    window = unexplained = 0
+    for mail_id, n in copies.items():
+        extra = n - 1
+        window += min(extra, resends.get(mail_id, 0))
+        unexplained += max(0, extra - resends.get(mail_id, 0))
+    return window, unexplained
+
+
+def forced_crashes(stack: Stack) -> int:
+    """Failpoints that fired, read from the services' logs."""
+    return sum(
+        path.read_text(errors="replace").count("failpoint fired")
+        for path in stack.log_dir.glob("*.log")
+    )
+
+
+@dataclass
+class Readers:
+    """A network operator's clients, which read every organisation's records."""
+
+    offers: Client
+    demands: Client
+
+
+def counters(stack: Stack, operator: Readers, tally: Tally) -> dict[str, int]:
+    lost = sum(1 for d in tally.demands if operator.demands.call("GET", f"/v1/demands/{d}") is None)
+    lost += sum(1 for o in tally.offers if operator.offers.call("GET", f"/v1/offers/{o}") is None)
     live: Counter[str] = Counter()
     overbooked = 0
     for offer_id in tally.offers:
-        offer = offers.call("GET", f"/v1/offers/{offer_id}") or {}
+        offer = operator.offers.call("GET", f"/v1/offers/{offer_id}") or {}
         held = 0
-        for m in offers.call("GET", f"/v1/offers/{offer_id}/matches") or []:
+        for m in operator.offers.call("GET", f"/v1/offers/{offer_id}/matches") or []:
             if m["state"] in ("proposed", "accepted"):
                 live[m["demand_id"]] += 1
                 held += m["seats"]
         overbooked += int(held > offer.get("capacity", 0))
     duplicate_matches = sum(n - 1 for n in live.values() if n > 1)
-    message_ids = Counter(
-        email.parser.BytesParser().parsebytes(p.read_bytes())["Message-ID"]
-        for p in stack.mail_dir.glob("*.eml")
-    )
-    duplicate_mails = sum(n - 1 for n in message_ids.values() if n > 1)
+    window, unexplained = mail_copies(stack)
     bootstrap = f"127.0.0.1:{stack.ports.kafka}"
     dead = asyncio.run(read_all(bootstrap, *(topics.dlq(t) for t in topics.ALL)))
     return {
         "lost": lost,
-        "duplicated": duplicate_matches + duplicate_mails,
+        "duplicated": duplicate_matches + unexplained,
         "overbooked": overbooked,
         "dead_lettered": len(dead),
         "unexpected": len(tally.unexpected),
-        "duplicate_mails": duplicate_mails,
-        "mails": sum(message_ids.values()),
+        "window_duplicate_mails": window,
+        "mails": len(list(stack.mail_dir.glob("*.eml"))),
     }
+
+
+def member(stack: Stack, number: int, tally: Tally) -> Member:
+    org = f"soak-member-{number}"
+    token = functools.partial(issue_token, stack.secret, sub=f"soak-{number}", org=org)
+    return Member(
+        Client(stack.url("offers"), token(roles=["provider"]), tally),
+        Client(stack.url("demands"), token(roles=["requester"]), tally),
+    )
 
 
 def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
     """Run the soak; returns the counters plus events, kills and seconds."""
     rng = random.Random(seed)
     ports = Ports(**{name: free_port() for name in Ports.names()})
-    stack = Stack(home or Path(tempfile.mkdtemp(prefix="concilia-soak-")), ports, say=print)
+    env = {"CONCILIA_FAILPOINTS": plan.failpoints} if plan.failpoints else {}
+    home = home or Path(tempfile.mkdtemp(prefix="concilia-soak-"))
+    stack = Stack(home, ports, say=print, service_env=env)
     started = time.monotonic()
     stack.start()
     tally = Tally()
     done = threading.Event()
     try:
-        secret = stack.secret
-        offers = Client(
-            stack.url("offers"), issue_token(secret, sub="s", org=ORG, roles=["provider"]), tally
-        )
-        demands = Client(
-            stack.url("demands"), issue_token(secret, sub="s", org=ORG, roles=["requester"]), tally
+        members = [member(stack, n, tally) for n in range(plan.clients)]
+        token = issue_token(stack.secret, sub="soak", org="network", roles=["operator"])
+        operator = Readers(
+            Client(stack.url("offers"), token, tally), Client(stack.url("demands"), token, tally)
         )
         chaos = threading.Thread(target=faults, args=(stack, plan, tally, rng, done), daemon=True)
         chaos.start()
-        drive(offers, demands, plan, tally, rng)
+        drivers = [
+            threading.Thread(target=drive, args=(m, plan, tally, random.Random(seed + n)))
+            for n, m in enumerate(members)
+        ]
+        for driver in drivers:
+            driver.start()
+        for driver in drivers:
+            driver.join()
         done.set()
         chaos.join()
         polls: list[float | None] = []
@@ -278,8 +372,9 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
                 what="settling",
                 interval=2,
             )
-        result: dict[str, Any] = counters(stack, offers, demands, tally)
-        result["undecided"] = undecided(demands, tally)
+        result: dict[str, Any] = counters(stack, operator, tally)
+        result["undecided"] = undecided(operator.demands, tally)
+        result["forced_crashes"] = forced_crashes(stack)
     finally:
         done.set()
         stack.stop()
@@ -294,7 +389,8 @@ FAILING = ("lost", "duplicated", "overbooked", "dead_lettered", "unexpected")
 
 def report(result: dict[str, Any]) -> int:
     print(f"{'counter':<16}{'value':>8}")
-    for name in (*FAILING, "duplicate_mails", "undecided", "mails", "events", "kills", "seconds"):
+    extra = ("window_duplicate_mails", "undecided", "mails", "events", "kills", "forced_crashes")
+    for name in (*FAILING, *extra, "seconds"):
         print(f"{name:<16}{result[name]:>8}")
     print(json.dumps(result, sort_keys=True))
     return 1 if any(result[name] for name in FAILING) else 0
