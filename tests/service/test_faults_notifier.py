@@ -3,6 +3,7 @@ sent by the loser, and a failure to record the mail never sends it again (real b
 SMTP sink and database; the one failed ledger write is injected)."""
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from pymongo.errors import AutoReconnect
 from services.notifier.app import create_app
 from services.notifier.domain.jobs import JobStatus
 from services.notifier.mailer import SmtpMailer
-from services.notifier.store import Ledger
+from services.notifier.store import JOBS, Ledger
 from tests.support.notifier import Mongo, Parties, mails_arrived, mails_to, settings_for
 from tests.support.services import serving
 from tests.support.waiting import eventually
@@ -122,3 +123,42 @@ class TestAfterSmtpAccepted:
         # a second time before it could be marked sent.
         for address in parties.addresses():
             assert len(mails_to(mail_dir, address)) == 1, address
+
+
+class TestUncertainResends:
+    async def test_taking_over_a_job_from_a_dead_dispatcher_counts_an_uncertain_resend(
+        self, database_name: str, mongo_client: Mongo
+    ) -> None:
+        """A job left `sending` by a dispatcher that died may already be in the recipient's
+        mailbox: the claim that takes it over after the lease counts `uncertain_resends`,
+        which a first claim of a pending job does not."""
+        db = mongo_client[database_name]
+        ledger = Ledger(mongo_client, db)
+        now = datetime.now(UTC)
+        await db[JOBS].insert_many(
+            [
+                {
+                    "_id": "held-by-a-dead-dispatcher",
+                    "status": "sending",
+                    "lease_until": now - timedelta(seconds=1),
+                    "lease_token": "dead",
+                    "next_attempt_at": now - timedelta(minutes=5),
+                    "attempts": 0,
+                },
+                {
+                    "_id": "never-tried",
+                    "status": "pending",
+                    "waiting_for": None,
+                    "next_attempt_at": now,
+                    "attempts": 0,
+                },
+            ]
+        )
+        claimed = [await ledger.claim(now, timedelta(minutes=1), "mine") for _ in range(2)]
+        assert [job["_id"] for job in claimed if job] == [
+            "held-by-a-dead-dispatcher",
+            "never-tried",
+        ]
+        assert all(job and job["lease_token"] == "mine" for job in claimed)
+        counts = {job["_id"]: job.get("uncertain_resends", 0) async for job in db[JOBS].find()}
+        assert counts == {"held-by-a-dead-dispatcher": 1, "never-tried": 0}
