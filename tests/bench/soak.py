@@ -56,7 +56,7 @@ from tests.support.kafka import read_all
 from tests.support.places import Place
 
 SERVICE_TYPES = ("after_school", "sport", "elderly_care", "coworking")
-FAILPOINTS = "consumer.after_effect=0.001,outbox.after_publish=0.001,mail.after_send=0.002"
+FAILPOINTS = "consumer.after_effect=0.0002,outbox.after_publish=0.0002,mail.after_send=0.0005"
 
 
 @dataclass(frozen=True)
@@ -388,10 +388,10 @@ FAILING = ("lost", "duplicated", "overbooked", "dead_lettered", "unexpected")
 
 
 def report(result: dict[str, Any]) -> int:
-    print(f"{'counter':<16}{'value':>8}")
+    print(f"{'counter':<24}{'value':>8}")
     extra = ("window_duplicate_mails", "undecided", "mails", "events", "kills", "forced_crashes")
     for name in (*FAILING, *extra, "seconds"):
-        print(f"{name:<16}{result[name]:>8}")
+        print(f"{name:<24}{result[name]:>8}")
     print(json.dumps(result, sort_keys=True))
     return 1 if any(result[name] for name in FAILING) else 0
 
