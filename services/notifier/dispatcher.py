@@ -18,6 +18,7 @@ meanwhile (another dispatcher took the job over after the lease ended), the mail
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ from services.notifier.metrics import NOTIFICATIONS_UNFINISHED
 from services.notifier.store import Ledger, StoredContact
 
 log = logging.getLogger("concilia.notifier.dispatcher")
+
+CANDIDATES = 100  # due jobs looked up per query
+GAUGE_SECONDS = 10.0  # how often the unfinished-jobs gauge is counted
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,13 @@ class Dispatcher:
                 await self._task
 
     async def _run(self) -> None:
+        measured_at = -GAUGE_SECONDS
         while True:
             try:
                 await self.dispatch_due()
-                NOTIFICATIONS_UNFINISHED.set(await self._ledger.unfinished())
+                if time.monotonic() - measured_at >= GAUGE_SECONDS:  # a count costs a scan
+                    NOTIFICATIONS_UNFINISHED.set(await self._ledger.unfinished())
+                    measured_at = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -99,12 +106,21 @@ class Dispatcher:
             self._wake.clear()
 
     async def dispatch_due(self) -> int:
-        """Handle every job due now; returns how many were claimed."""
+        """Handle every job due now; returns how many were claimed. Due jobs are looked up
+        `CANDIDATES` at a time, then claimed one by one right before each is sent (a
+        candidate another dispatcher took meanwhile is skipped)."""
         claimed = 0
         token = uuid.uuid4().hex
-        while job := await self._ledger.claim(_now(), self._settings.lease, token):
-            claimed += 1
-            await self._handle(job)
+        while candidates := await self._ledger.due_ids(_now(), CANDIDATES):
+            taken = 0
+            for job_id in candidates:
+                job = await self._ledger.claim(_now(), self._settings.lease, token, job_id)
+                if job is not None:
+                    taken += 1
+                    await self._handle(job)
+            claimed += taken
+            if not taken:  # all taken by other dispatchers: they are on it
+                break
         return claimed
 
     async def _handle(self, job: Document) -> None:

@@ -67,18 +67,20 @@ class Ledger:
         await self._db[ERASED].update_one(
             {"_id": ref}, {"$setOnInsert": {"erased_at": now}}, upsert=True
         )
-        needing = {
-            "status": JobStatus.PENDING,
-            "$or": [{"recipient_ref": ref}, {"mention_ref": ref, "mention_required": True}],
-        }
+        # Two queries, each on its own index (an $or here was a scan of every job).
+        needing = [
+            {"recipient_ref": ref, "status": JobStatus.PENDING},
+            {"mention_ref": ref, "status": JobStatus.PENDING, "mention_required": True},
+        ]
         dropped = []
-        async for job in self._db[JOBS].find(needing, {"template": 1}):
-            result = await self._db[JOBS].update_one(
-                {"_id": job["_id"], "status": JobStatus.PENDING},
-                {"$set": _dropped(now)},
-            )
-            if result.modified_count:
-                dropped.append(job["template"])
+        for query in needing:
+            async for job in self._db[JOBS].find(query, {"template": 1}):
+                result = await self._db[JOBS].update_one(
+                    {"_id": job["_id"], "status": JobStatus.PENDING},
+                    {"$set": _dropped(now)},
+                )
+                if result.modified_count:
+                    dropped.append(job["template"])
         await self._free_waiting(ref)
         return dropped
 
@@ -147,19 +149,20 @@ class Ledger:
             created += result.upserted_id is not None
         return created
 
-    async def claim(self, now: datetime, lease: timedelta, token: str) -> Document | None:
-        """Atomically take one due job (pending, or sending with an expired lease)."""
-        due = {
-            "$or": [
-                {
-                    "status": JobStatus.PENDING,
-                    "waiting_for": None,
-                    "next_attempt_at": {"$lte": now},
-                },
-                {"status": JobStatus.PENDING, "waiting_until": {"$lte": now}},
-                {"status": JobStatus.SENDING, "lease_until": {"$lt": now}},
-            ]
-        }
+    async def due_ids(self, now: datetime, limit: int) -> list[str]:
+        """The ids of up to `limit` jobs due now, the longest due first: candidates for
+        `claim`. One query for many claims: the database's cost of finding due jobs grows
+        with how many are due (SecantusDB reads every match before limiting), so it is
+        paid once per batch, not once per e-mail."""
+        found = self._db[JOBS].find(_due(now), {"_id": 1}).sort("next_attempt_at", 1)
+        return [doc["_id"] async for doc in found.limit(limit)]
+
+    async def claim(
+        self, now: datetime, lease: timedelta, token: str, job_id: str | None = None
+    ) -> Document | None:
+        """Atomically take one due job (pending, or sending with an expired lease): `job_id`
+        if given (None if it is no longer due: another dispatcher took it), else any."""
+        due = _due(now) if job_id is None else {"_id": job_id, **_due(now)}
         claimed = {"status": JobStatus.SENDING, "lease_until": now + lease, "lease_token": token}
         before = await self._db[JOBS].find_one_and_update(
             due,
@@ -261,6 +264,18 @@ class Ledger:
 
     async def job(self, job_id: str) -> Document | None:
         return await self._db[JOBS].find_one({"_id": job_id})
+
+
+def _due(now: datetime) -> dict[str, Any]:
+    """Jobs to send now: pending and not waiting, or waiting until a moment now past, or
+    being sent by a dispatcher whose lease ran out (it died, or lost the database)."""
+    return {
+        "$or": [
+            {"status": JobStatus.PENDING, "waiting_for": None, "next_attempt_at": {"$lte": now}},
+            {"status": JobStatus.PENDING, "waiting_until": {"$lte": now}},
+            {"status": JobStatus.SENDING, "lease_until": {"$lt": now}},
+        ]
+    }
 
 
 def _dropped(now: datetime) -> dict[str, Any]:

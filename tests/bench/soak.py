@@ -17,6 +17,8 @@ Client behaviour under faults: a request that fails with a connection error, a t
 counts answers a correct client should never get (any 4xx but 404/409/429) and 5xx once every
 fault has ended.
 
+`lost` counts records a 2xx created that are gone, and e-mails the notifier's ledger
+planned that never arrived (sent with no copy in the mailbox, failed, or never finished).
 `duplicated` counts a second live match for one demand and a second copy of one e-mail,
 except the copies the one known window explains: a mail the SMTP server accepted just before
 the notifier died, resent when its lease ended. The ledger counts those resends on the job
@@ -75,7 +77,7 @@ LONG = Plan(
     kills=int(os.environ.get("SOAK_KILLS", "20")),
     db_pause_seconds=float(os.environ.get("SOAK_DB_PAUSE", "100")),
     smtp_down_seconds=float(os.environ.get("SOAK_SMTP_DOWN", "60")),
-    settle_seconds=900,
+    settle_seconds=1800,
     clients=int(os.environ.get("SOAK_CLIENTS", "4")),
     failpoints=os.environ.get("SOAK_FAILPOINTS", FAILPOINTS),
 )
@@ -244,9 +246,19 @@ def backlog(stack: Stack) -> float | None:
     return total
 
 
+def unfinished_mails(stack: Stack) -> int:
+    """Notification jobs neither sent, failed nor dropped, read from the notifier's ledger
+    (the consumer lag alone once declared quiet a notifier thousands of mails behind)."""
+    assert stack.infra is not None
+    with MongoClient[Document](stack.infra.mongodb_url) as client:
+        jobs = client["concilia_notifier"][JOBS]
+        return jobs.count_documents({"status": {"$in": ["pending", "sending"]}})
+
+
 def quiet(stack: Stack, seen: list[float | None]) -> bool:
-    """Nothing left to publish or consume, three polls in a row."""
-    seen.append(backlog(stack))
+    """Nothing left to publish, consume or mail, three polls in a row."""
+    pending = backlog(stack)
+    seen.append(None if pending is None else pending + unfinished_mails(stack))
     return len(seen) >= 3 and all(x == 0 for x in seen[-3:])
 
 
@@ -259,27 +271,37 @@ def undecided(operator: Client, tally: Tally) -> int:
     return count
 
 
-def mail_copies(stack: Stack) -> tuple[int, int]:
-    """(copies the known window explains, copies nothing explains) among the mails received:
-    extra copies of one Message-ID up to its job's `uncertain_resends` are the window's."""
+@dataclass(frozen=True)
+class Mails:
+    window: int  # extra copies the known window explains (up to the job's uncertain_resends)
+    unexplained: int  # extra copies nothing explains
+    lost: int  # jobs the ledger calls sent with no copy received, failed or never finished
+
+
+def mails(stack: Stack) -> Mails:
+    """The mailbox against the notifier's ledger."""
     copies = Counter(
         email.parser.BytesParser().parsebytes(p.read_bytes(), headersonly=True)["Message-ID"]
         for p in stack.mail_dir.glob("*.eml")
     )
     assert stack.infra is not None
     with MongoClient[Document](stack.infra.mongodb_url) as client:
-        resends = {
-            message_id(job["_id"], MAIL_FROM): job["uncertain_resends"]
-            for job in client["concilia_notifier"][JOBS].find(
-                {"uncertain_resends": {"$gt": 0}}, {"uncertain_resends": 1}
-            )
-        }
+        jobs = list(
+            client["concilia_notifier"][JOBS].find({}, {"status": 1, "uncertain_resends": 1})
+        )
+    resends = {message_id(job["_id"], MAIL_FROM): job.get("uncertain_resends", 0) for job in jobs}
     window = unexplained = 0
     for mail_id, n in copies.items():
         extra = n - 1
         window += min(extra, resends.get(mail_id, 0))
         unexplained += max(0, extra - resends.get(mail_id, 0))
-    return window, unexplained
+    lost = sum(
+        1
+        for job in jobs
+        if job["status"] in ("pending", "sending", "failed")
+        or (job["status"] == "sent" and message_id(job["_id"], MAIL_FROM) not in copies)
+    )
+    return Mails(window, unexplained, lost)
 
 
 def forced_crashes(stack: Stack) -> int:
@@ -312,16 +334,16 @@ def counters(stack: Stack, operator: Readers, tally: Tally) -> dict[str, int]:
                 held += m["seats"]
         overbooked += int(held > offer.get("capacity", 0))
     duplicate_matches = sum(n - 1 for n in live.values() if n > 1)
-    window, unexplained = mail_copies(stack)
+    mailbox = mails(stack)
     bootstrap = f"127.0.0.1:{stack.ports.kafka}"
     dead = asyncio.run(read_all(bootstrap, *(topics.dlq(t) for t in topics.ALL)))
     return {
-        "lost": lost,
-        "duplicated": duplicate_matches + unexplained,
+        "lost": lost + mailbox.lost,
+        "duplicated": duplicate_matches + mailbox.unexplained,
         "overbooked": overbooked,
         "dead_lettered": len(dead),
         "unexpected": len(tally.unexpected),
-        "window_duplicate_mails": window,
+        "window_duplicate_mails": mailbox.window,
         "mails": len(list(stack.mail_dir.glob("*.eml"))),
     }
 
@@ -339,7 +361,11 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
     """Run the soak; returns the counters plus events, kills and seconds."""
     rng = random.Random(seed)
     ports = Ports(**{name: free_port() for name in Ports.names()})
-    env = {"CONCILIA_FAILPOINTS": plan.failpoints} if plan.failpoints else {}
+    # Held "still waiting" mails go out after 5 s, not 10 min, so that every mail is due
+    # by the time the soak settles.
+    env = {"WAITING_MAIL_DELAY_SECONDS": "5"}
+    if plan.failpoints:
+        env["CONCILIA_FAILPOINTS"] = plan.failpoints
     home = home or Path(tempfile.mkdtemp(prefix="concilia-soak-"))
     stack = Stack(home, ports, say=print, service_env=env)
     started = time.monotonic()

@@ -162,3 +162,32 @@ class TestUncertainResends:
         assert all(job and job["lease_token"] == "mine" for job in claimed)
         counts = {job["_id"]: job.get("uncertain_resends", 0) async for job in db[JOBS].find()}
         assert counts == {"held-by-a-dead-dispatcher": 1, "never-tried": 0}
+
+    async def test_due_jobs_are_found_a_batch_at_a_time_and_claimed_one_by_one(
+        self, database_name: str, mongo_client: Mongo
+    ) -> None:
+        """One query names up to `limit` due jobs, the longest due first (finding due jobs
+        costs the database as much as there are due, so not once per e-mail); a candidate
+        another dispatcher claimed meanwhile is not claimed again."""
+        db = mongo_client[database_name]
+        ledger = Ledger(mongo_client, db)
+        now = datetime.now(UTC)
+        await db[JOBS].insert_many(
+            [
+                {
+                    "_id": f"job-{n:02}",
+                    "status": "pending",
+                    "waiting_for": None,
+                    "next_attempt_at": now - timedelta(seconds=n),
+                    "attempts": 0,
+                }
+                for n in range(30)
+            ]
+        )
+        candidates = await ledger.due_ids(now, limit=10)
+        assert candidates == [f"job-{n:02}" for n in range(29, 19, -1)]
+        assert await ledger.claim(now, timedelta(minutes=1), "other", candidates[0])
+        assert await ledger.claim(now, timedelta(minutes=1), "mine", candidates[0]) is None
+        mine = await ledger.claim(now, timedelta(minutes=1), "mine", candidates[1])
+        assert mine is not None
+        assert mine["lease_token"] == "mine"
