@@ -33,7 +33,7 @@ from services.matcher.domain.decisions import (
     proposal_id,
 )
 from services.matcher.domain.events import AnswerGiven, DemandChanged, MarketEvent, OfferChanged
-from services.matcher.domain.index import GridIndex, OfferIndex
+from services.matcher.domain.index import FreeIndex, GridIndex, OfferIndex
 from services.matcher.domain.lifecycle import DEFAULT_ANSWER_TTL, Match
 from services.matcher.domain.model import Demand, Offer
 from services.matcher.domain.supply import Supply
@@ -119,15 +119,17 @@ class Market:
         for match in self.matches.values():
             self._by_offer.setdefault(match.offer_id, set()).add(match.match_id)
         self._index = index()
+        self._free = FreeIndex()  # the offers that can take a demand now, best-first
         for record in self.offers.values():
             if record.active:
                 self._index.add(record.offer)
                 self.supply.add(record.offer, record.remaining)
+                self._refree(record)
         seqs = [r.seq for r in demands] + [seq for _, _, seq in closed]
         self._next_seq = max(seqs, default=0) + 1
         for waiting in sorted(self.demands.values(), key=lambda r: r.seq):
             if waiting.state == DemandState.WAITING:
-                self._wait(waiting, self._best(waiting)[1])
+                self._wait(waiting, self._reach_of(waiting))
         self._next_match_seq = max((m.seq for m in self.matches.values()), default=0) + 1
         # Proposals by end of window (lazily cleaned: answered or ended ones are skipped).
         self._due = [
@@ -196,6 +198,8 @@ class Market:
         if active:
             self._index.add(offer)
             self.supply.add(offer, record.remaining)
+        self._free.remove(offer.id)
+        self._refree(record)
         self._reach_changed(known, record)
         outcome.offers.add(offer.id)
         if not active:
@@ -304,7 +308,7 @@ class Market:
             if offer.id not in waiting.excluded and rules.feasible(
                 offer, record.remaining, waiting.demand
             ):
-                best = self._best(waiting)[0]
+                best = self._best(waiting)
                 if best is not None:
                     outcome.decisions.append(self._reserve(waiting, best, at, outcome))
 
@@ -354,11 +358,11 @@ class Market:
         self._serve_waiting(self.offers[match.offer_id].offer, at, outcome)
 
     def _match_or_wait(self, record: DemandRecord, at: datetime, outcome: Outcome) -> None:
-        best, reach = self._best(record)
+        best = self._best(record)
         if best is not None:
             outcome.decisions.append(self._reserve(record, best, at, outcome))
         else:
-            self._wait(record, reach)
+            self._wait(record, self._reach_of(record))
             outcome.decisions.append(self._not_found(record, at))
             outcome.demands.add(record.demand.id)
 
@@ -454,31 +458,60 @@ class Market:
         record.reserved = reserved
         if record.active and record.remaining != before:
             self.supply.reseat(before, record.remaining)
+            self._refree(record)
+
+    def _refree(self, record: OfferRecord) -> None:
+        """Keep the offer among those that can take a demand now, or out of them."""
+        free = record.active and record.offer.open and record.remaining > 0
+        if free and record.offer.id not in self._free:
+            self._free.add(record.offer)
+        elif not free:
+            self._free.remove(record.offer.id)
 
     # Choosing ------------------------------------------------------------------------
 
-    def _best(self, record: DemandRecord) -> tuple[_Choice | None, Reach]:
+    def _best(self, record: DemandRecord) -> _Choice | None:
         """The feasible offer with the highest score, excluded offers aside (ties go to the
-        lowest offer id), and how many allowed offers are within the demand's distance.
-        Each candidate's distance and score are worked out once."""
+        lowest offer id). Best-first: offers with a free seat come in batches by the best
+        score any of them could have, and the search stops at the first batch that cannot
+        beat (or tie) the best found. Each candidate's distance and score are worked out
+        once."""
         demand = record.demand
         best: _Choice | None = None
+        batches = self._free.best_first(
+            demand,
+            lambda km: scoring.bound_within(demand, km),
+            lambda price: scoring.bound_remote(demand, price),
+        )
+        for bound, offer_ids in batches:
+            if best is not None and scoring.cannot_beat(bound, best.score):
+                break
+            for offer_id in offer_ids:
+                if offer_id in record.excluded:
+                    continue
+                candidate = self.offers[offer_id]
+                offer = candidate.offer
+                km = rules.distance_km(offer, demand)
+                if not rules.feasible_at(offer, candidate.remaining, demand, km):
+                    continue
+                score = scoring.score_at(offer, demand, km)
+                if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
+                    best = _Choice(candidate, score, km)
+        return best
+
+    def _reach_of(self, record: DemandRecord) -> Reach:
+        """How many live offers, excluded ones aside, are within the demand's distance
+        (and how many of them are remote-capable): a waiting demand keeps this count."""
+        demand = record.demand
         reach = Reach()
         for offer_id in self._index.near(demand):
             if offer_id in record.excluded:
                 continue
-            candidate = self.offers[offer_id]
-            offer = candidate.offer
-            km = rules.distance_km(offer, demand)
-            if rules.within_distance_at(offer, demand, km):
+            offer = self.offers[offer_id].offer
+            if rules.within_distance(offer, demand):
                 reach.near += 1
                 reach.near_remote += offer.remote
-            if not rules.feasible_at(offer, candidate.remaining, demand, km):
-                continue
-            score = scoring.score_at(offer, demand, km)
-            if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
-                best = _Choice(candidate, score, km)
-        return best, reach
+        return reach
 
     def _reserve(
         self, record: DemandRecord, choice: _Choice, at: datetime, outcome: Outcome
