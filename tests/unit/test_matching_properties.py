@@ -2,6 +2,7 @@
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -209,7 +210,7 @@ class TestIncrementalMarket:
 
     def test_a_waiting_demand_is_not_looked_at_by_an_offer_far_away(self) -> None:
         """An offer in Bicocca neither serves nor re-answers demands waiting in Isola with
-        the same reason: none of them is visited."""
+        the same reason: none of them is handed to the rules."""
         from tests.support.places import BICOCCA, VIA_BORSIERI
 
         market = Market("after_school")
@@ -217,14 +218,20 @@ class TestIncrementalMarket:
         for n in range(50):
             market.apply(submitted(f"demand-{n}", near=VIA_BORSIERI, max_distance_km=1), at(1))
         looked: list[str] = []
-        near = market.waiting.near
+        near, oldest_first = market.waiting.near, market.waiting.oldest_first
 
-        def spied(offer: Offer, *, serving: bool) -> set[str]:
-            found = near(offer, serving=serving)
+        def spied(offer: Offer, *, eager_only: bool = False) -> set[str]:
+            found = near(offer, eager_only=eager_only)
             looked.extend(found)
             return found
 
+        def spied_queues(offer: Offer) -> Iterator[str]:
+            for demand_id in oldest_first(offer):
+                looked.append(demand_id)
+                yield demand_id
+
         market.waiting.near = spied  # type: ignore[method-assign]
+        market.waiting.oldest_first = spied_queues  # type: ignore[method-assign]
         outcome = market.apply(published("offer-1", near=BICOCCA), at(2))
         assert looked == []
         assert outcome.decisions == []

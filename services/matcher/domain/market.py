@@ -13,7 +13,7 @@ another (`waiting.py`), and a waiting demand's reason comes from counts of the s
 them; `leaving` holds them until saved, a tombstone of their version stays)."""
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +36,7 @@ from services.matcher.domain.events import AnswerGiven, DemandChanged, MarketEve
 from services.matcher.domain.index import FreeIndex, GridIndex, OfferIndex
 from services.matcher.domain.lifecycle import DEFAULT_ANSWER_TTL, Match
 from services.matcher.domain.model import Demand, Offer
+from services.matcher.domain.reach import ReachCounter
 from services.matcher.domain.supply import Supply
 from services.matcher.domain.waiting import Reach, WaitingIndex
 
@@ -120,9 +121,12 @@ class Market:
             self._by_offer.setdefault(match.offer_id, set()).add(match.match_id)
         self._index = index()
         self._free = FreeIndex()  # the offers that can take a demand now, best-first
+        self._located = ReachCounter()  # live offers with a place, to count reaches
+        self._located_remote = ReachCounter()  # the remote-capable ones among them
         for record in self.offers.values():
             if record.active:
                 self._index.add(record.offer)
+                self._count_in(record.offer)
                 self.supply.add(record.offer, record.remaining)
                 self._refree(record)
         seqs = [r.seq for r in demands] + [seq for _, _, seq in closed]
@@ -193,10 +197,13 @@ class Market:
         record = OfferRecord(offer, active, known.reserved if known else 0)
         self.offers[offer.id] = record
         self._index.remove(offer.id)
+        self._located.remove(offer.id)
+        self._located_remote.remove(offer.id)
         if known is not None and known.active:
             self.supply.add(known.offer, known.remaining, -1)
         if active:
             self._index.add(offer)
+            self._count_in(offer)
             self.supply.add(offer, record.remaining)
         self._free.remove(offer.id)
         self._refree(record)
@@ -240,9 +247,15 @@ class Market:
         old = before.offer if before is not None and before.active else None
         new = after.offer if after.active else None
         near: set[str] = set()
-        for offer in (old, new):
-            if offer is not None and offer.lat is not None:
-                near |= self.waiting.near(offer, serving=False)
+        if old is None and new is not None:
+            # An arrival only raises counts: the lazy ones stay lower bounds (waiting.py).
+            near = self.waiting.near(new, eager_only=True)
+            if new.lat is not None:
+                self.waiting.arrived()
+        else:
+            for offer in (old, new):
+                if offer is not None:
+                    near |= self.waiting.near(offer)
         for demand_id in near:
             record = self.demands[demand_id]
             if after.offer.id in record.excluded:
@@ -290,10 +303,12 @@ class Market:
                     found |= by_near[key]
         return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
 
-    def _waiting_near(self, offer: Offer) -> list[DemandRecord]:
-        """Waiting demands the offer might serve, oldest first."""
-        found = self.waiting.near(offer, serving=True)
-        return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
+    def _waiting_near(self, offer: Offer) -> Iterator[DemandRecord]:
+        """Waiting demands the offer might serve, oldest first, found as they are asked for
+        (the caller stops when the offer is full)."""
+        for demand_id in self.waiting.oldest_first(offer):
+            if demand_id in self.waiting:
+                yield self.demands[demand_id]
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
@@ -499,19 +514,37 @@ class Market:
                     best = _Choice(candidate, score, km)
         return best
 
+    def _count_in(self, offer: Offer) -> None:
+        self._located.add(offer)
+        if offer.remote:
+            self._located_remote.add(offer)
+
     def _reach_of(self, record: DemandRecord) -> Reach:
         """How many live offers, excluded ones aside, are within the demand's distance
-        (and how many of them are remote-capable): a waiting demand keeps this count."""
+        (and how many of them are remote-capable): a waiting demand keeps this count.
+        Counted by bands of latitude (reach.py): only the offers near the edge of its disc
+        are measured."""
         demand = record.demand
-        reach = Reach()
-        for offer_id in self._index.near(demand):
-            if offer_id in record.excluded:
-                continue
-            offer = self.offers[offer_id].offer
-            if rules.within_distance(offer, demand):
-                reach.near += 1
-                reach.near_remote += offer.remote
-        return reach
+
+        def within(offer_id: str) -> bool:
+            return rules.within_distance(self.offers[offer_id].offer, demand)
+
+        near = self._located.within(demand, within)
+        near_remote = self._located_remote.within(demand, within)
+        if near is None or near_remote is None:  # by a pole or the antimeridian
+            reach = Reach()
+            for offer_id in self._index.near(demand):
+                offer = self.offers[offer_id].offer
+                if offer_id not in record.excluded and rules.within_distance(offer, demand):
+                    reach.near += 1
+                    reach.near_remote += offer.remote
+            return reach
+        for offer_id in record.excluded:
+            excluded = self.offers.get(offer_id)
+            if excluded is not None and excluded.active and within(offer_id):
+                near -= 1
+                near_remote -= excluded.offer.remote
+        return Reach(near, near_remote)
 
     def _reserve(
         self, record: DemandRecord, choice: _Choice, at: datetime, outcome: Outcome
@@ -561,6 +594,9 @@ class Market:
             for reason, n in supply.failing_one(offer.offer, offer.remaining, demand).items():
                 failing[reason] -= n
         reach = self.waiting.reach(demand.id)
+        if reach is None:  # kept lazily since the last count: count it again
+            reach = self._reach_of(record)
+            self.waiting.set_reach(demand.id, reach)
         reachable = reach.near + (remote - reach.near_remote if demand.accepts_remote else 0)
         return supply.why(live, live - reachable, failing)
 
