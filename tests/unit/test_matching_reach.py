@@ -2,12 +2,13 @@
 
 import math
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.matcher.domain import rules
-from services.matcher.domain.geo import EARTH_RADIUS_KM
+from services.matcher.domain import reach, rules
+from services.matcher.domain.geo import EARTH_RADIUS_KM, haversine_km
 from services.matcher.domain.reach import ReachCounter
 from tests.support.market import a_demand_for, an_offer_of
 from tests.support.places import Place
@@ -67,21 +68,23 @@ class TestReachCounter:
         gone = data.draw(st.sets(st.sampled_from([o.id for o in offers]))) if offers else set()
         for offer_id in gone:
             counter.remove(offer_id)
-        by_id = {o.id: o for o in offers}
-
-        def exact(offer_id: str) -> bool:
-            return rules.within_distance(by_id[offer_id], demand)
-
-        expected = sum(1 for o in offers if o.id not in gone and exact(o.id))
-        assert counter.within(demand, exact) == expected
+        expected = sum(1 for o in offers if o.id not in gone and rules.within_distance(o, demand))
+        assert counter.within(demand) == expected
 
     def test_offers_well_inside_the_disc_are_counted_without_measuring_them(self) -> None:
         """Of 200 offers within 1 km of a 3 km demand, none is measured one by one."""
+
         demand = a_demand_for(near=Place("Milano", 45.488, 9.19), max_distance_km=3)
         counter = ReachCounter()
         for n in range(200):
             place = Place("Milano", 45.488 + (n % 20 - 10) / 1500, 9.19 + (n // 20 - 5) / 1100)
             counter.add(an_offer_of(f"offer-{n}", near=place))
-        measured: list[str] = []
-        assert counter.within(demand, lambda offer_id: measured.append(offer_id) or True) == 200
+        measured: list[tuple[float, ...]] = []
+
+        def haversine(*args: float) -> float:
+            measured.append(args)
+            return haversine_km(*args)
+
+        with patch.object(reach, "haversine_km", haversine):
+            assert counter.within(demand) == 200
         assert measured == []

@@ -292,15 +292,15 @@ class Market:
             threshold = live - most - (remote if sample.accepts_remote else 0)
             for label, by_near in by_label.items():
                 if live and label == NotFoundReason.TOO_FAR:
-                    keys = [k for k in by_near if k > threshold]
+                    keys = by_near.above(threshold)
                 elif live and label is not None and label == top:
-                    keys = [k for k in by_near if k <= threshold]
+                    keys = by_near.at_most(threshold)
                 elif not live and label == NotFoundReason.NO_PROVIDER:
                     keys = []
                 else:
-                    keys = list(by_near)
+                    keys = by_near.keys
                 for key in keys:
-                    found |= by_near[key]
+                    found |= by_near.ids[key]
         return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
 
     def _waiting_near(self, offer: Offer) -> Iterator[DemandRecord]:
@@ -525,12 +525,8 @@ class Market:
         Counted by bands of latitude (reach.py): only the offers near the edge of its disc
         are measured."""
         demand = record.demand
-
-        def within(offer_id: str) -> bool:
-            return rules.within_distance(self.offers[offer_id].offer, demand)
-
-        near = self._located.within(demand, within)
-        near_remote = self._located_remote.within(demand, within)
+        near = self._located.within(demand)
+        near_remote = self._located_remote.within(demand)
         if near is None or near_remote is None:  # by a pole or the antimeridian
             reach = Reach()
             for offer_id in self._index.near(demand):
@@ -541,7 +537,11 @@ class Market:
             return reach
         for offer_id in record.excluded:
             excluded = self.offers.get(offer_id)
-            if excluded is not None and excluded.active and within(offer_id):
+            if (
+                excluded is not None
+                and excluded.active
+                and rules.within_distance(excluded.offer, demand)
+            ):
                 near -= 1
                 near_remote -= excluded.offer.remote
         return Reach(near, near_remote)

@@ -5,17 +5,18 @@ In a band, the offers whose longitude is within `inner` of the demand's are sure
 its distance, those beyond `outer` surely not: both are worked out once per band from the
 haversine formula (a = sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2), at the band's worst and best
 latitude), and counted with two bisections. Only the offers in between, a thin ring along
-the edge of the disc, are measured one by one with the rules' own distance. Margins keep
-both bounds on the safe side of float error, so the count is exactly the rules' count.
+the edge of the disc, are measured one by one, exactly as the rules measure them
+(`rules.within_distance_at`). Margins keep both bounds on the safe side of float error, so
+the count is exactly the rules' count.
 
 An offer's own radius limits its reach too: offers are kept apart by radius (few distinct
 values in practice), each group counted with the tighter of the two limits."""
 
 import bisect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from services.matcher.domain.geo import EARTH_RADIUS_KM, search_box
+from services.matcher.domain.geo import EARTH_RADIUS_KM, haversine_km, search_box
 from services.matcher.domain.model import Demand, Offer
 
 BAND_DEGREES = 0.005
@@ -27,22 +28,24 @@ def band_of(lat: float) -> int:
 
 
 class _Band:
-    """Offers of one band and one radius, by longitude."""
+    """Offers of one band and one radius, by longitude (with their latitude and id)."""
 
     def __init__(self) -> None:
         self.lons: list[float] = []
+        self.lats: list[float] = []
         self.ids: list[str] = []
 
-    def add(self, lon: float, offer_id: str) -> None:
+    def add(self, lat: float, lon: float, offer_id: str) -> None:
         i = bisect.bisect_right(self.lons, lon)
         self.lons.insert(i, lon)
+        self.lats.insert(i, lat)
         self.ids.insert(i, offer_id)
 
     def remove(self, lon: float, offer_id: str) -> None:
         i = bisect.bisect_left(self.lons, lon)
         while self.ids[i] != offer_id:
             i += 1
-        del self.lons[i], self.ids[i]
+        del self.lons[i], self.lats[i], self.ids[i]
 
 
 class ReachCounter:
@@ -61,7 +64,7 @@ class ReachCounter:
             return
         band = band_of(offer.lat)
         self._bands.setdefault(offer.radius_km, {}).setdefault(band, _Band()).add(
-            offer.lon, offer.id
+            offer.lat, offer.lon, offer.id
         )
         self._where[offer.id] = (offer.radius_km, band, offer.lon)
 
@@ -77,23 +80,22 @@ class ReachCounter:
             if not bands:
                 del self._bands[radius]
 
-    def within(self, demand: Demand, exact: Callable[[str], bool]) -> int | None:
+    def within(self, demand: Demand) -> int | None:
         """How many offers are within the demand's distance (and their own radius), or
         None when the disc reaches a pole or the antimeridian (the caller counts them
-        one by one). `exact(id)` decides the offers near the edge."""
+        one by one)."""
         if search_box(demand.lat, demand.lon, demand.max_distance_km) is None:
             return None
         count = 0
         for radius, bands in self._bands.items():
             km = demand.max_distance_km if radius is None else min(demand.max_distance_km, radius)
-            count += _count(demand.lat, demand.lon, km, bands, exact)
+            count += _count(demand.lat, demand.lon, km, bands)
         return count
 
 
-def _count(
-    lat: float, lon: float, km: float, bands: dict[int, _Band], exact: Callable[[str], bool]
-) -> int:
-    """Offers of `bands` within `km` of (lat, lon): bisected inside, measured at the edge."""
+def _count(lat: float, lon: float, km: float, bands: dict[int, _Band]) -> int:
+    """Offers of `bands` within `km` of (lat, lon): bisected inside, measured at the edge
+    (km is the tighter of the demand's max distance and the offers' radius: the rule)."""
     s_in = math.sin(km * (1 - _SAFE) / (2 * EARTH_RADIUS_KM)) ** 2
     s_out = math.sin(min(math.pi / 2, km * (1 + _SAFE) / (2 * EARTH_RADIUS_KM) + 1e-12)) ** 2
     dlat = math.degrees(km / EARTH_RADIUS_KM) * (1 + _SAFE) + 1e-9
@@ -117,20 +119,20 @@ def _count(
         if outer is None:
             continue  # no point of the band is within reach
         inner = _half_width(s_in, math.sin(math.radians(far) / 2) ** 2, cos_phi * max(cos0, cos1))
-        lons = band.lons
+        lons, lats = band.lons, band.lats
         out0 = bisect.bisect_left(lons, lon - outer * (1 + _SAFE) - 1e-9)
         out1 = bisect.bisect_right(lons, lon + outer * (1 + _SAFE) + 1e-9)
         if inner is None:
-            in0 = in1 = out1
-            edge = range(out0, out1)
+            edges = [range(out0, out1)]
         else:
             inner = inner * (1 - _SAFE)
             in0 = max(out0, bisect.bisect_left(lons, lon - inner))
             in1 = min(out1, max(in0, bisect.bisect_right(lons, lon + inner)))
-            edge = range(out0, in0)
+            edges = [range(out0, in0), range(in1, out1)]
             count += in1 - in0
-            count += sum(1 for i in range(in1, out1) if exact(band.ids[i]))
-        count += sum(1 for i in edge if exact(band.ids[i]))
+        for edge in edges:
+            # haversine_km(offer, demand) <= km: the rules' own computation, to the bit.
+            count += sum(1 for i in edge if haversine_km(lats[i], lons[i], lat, lon) <= km)
     return count
 
 

@@ -139,6 +139,37 @@ class _Grid:
                     found |= cells.get(cell, set())
 
 
+class ByNear:
+    """Waiting ids of one group and label by their `near` key, the keys kept sorted: the
+    ones on one side of a threshold are found without looking at the others."""
+
+    def __init__(self) -> None:
+        self.ids: dict[int, set[str]] = {}
+        self.keys: list[int] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+    def add(self, key: int, demand_id: str) -> None:
+        ids = self.ids.get(key)
+        if ids is None:
+            ids = self.ids[key] = set()
+            bisect.insort(self.keys, key)
+        ids.add(demand_id)
+
+    def discard(self, key: int, demand_id: str) -> None:
+        ids = self.ids[key]
+        ids.discard(demand_id)
+        if not ids:
+            del self.ids[key], self.keys[bisect.bisect_left(self.keys, key)]
+
+    def at_most(self, threshold: int) -> list[int]:
+        return self.keys[: bisect.bisect_right(self.keys, threshold)]
+
+    def above(self, threshold: int) -> list[int]:
+        return self.keys[bisect.bisect_right(self.keys, threshold) :]
+
+
 def _inside(cell: Cell, box: tuple[Cell, Cell]) -> bool:
     (lat0, lon0), (lat1, lon1) = box
     return lat0 <= cell[0] <= lat1 and lon0 <= cell[1] <= lon1
@@ -154,7 +185,7 @@ class WaitingIndex:
         self._remote: dict[int, list[Queued]] = {}  # remote-accepting, by needed days
         self._entries: dict[str, _Entry] = {}
         # group -> label -> near key -> ids; the group's sample demand
-        self._groups: dict[Group, dict[NotFoundReason | None, dict[int, set[str]]]] = {}
+        self._groups: dict[Group, dict[NotFoundReason | None, ByNear]] = {}
         self._samples: dict[Group, Demand] = {}
         self.special: set[str] = set()
         self.arrivals = 0  # offers that arrived without updating the lazy reaches
@@ -275,19 +306,16 @@ class WaitingIndex:
         by_label = self._groups.setdefault(entry.group, {})
         self._samples.setdefault(entry.group, entry.demand)
         key = entry.reach.key(entry.demand)
-        by_label.setdefault(entry.label, {}).setdefault(key, set()).add(entry.demand.id)
+        by_label.setdefault(entry.label, ByNear()).add(key, entry.demand.id)
 
     def _unfile(self, entry: _Entry) -> None:
         by_label = self._groups[entry.group]
         by_key = by_label[entry.label]
-        key = entry.reach.key(entry.demand)
-        by_key[key].discard(entry.demand.id)
-        if not by_key[key]:
-            del by_key[key]
-            if not by_key:
-                del by_label[entry.label]
-                if not by_label:
-                    del self._groups[entry.group], self._samples[entry.group]
+        by_key.discard(entry.reach.key(entry.demand), entry.demand.id)
+        if not by_key:
+            del by_label[entry.label]
+            if not by_label:
+                del self._groups[entry.group], self._samples[entry.group]
 
     # Looking up -------------------------------------------------------------------------
 
@@ -347,7 +375,7 @@ class WaitingIndex:
             else:
                 heapq.heappop(heap)
 
-    def groups(self) -> Iterator[tuple[Demand, dict[NotFoundReason | None, dict[int, set[str]]]]]:
+    def groups(self) -> Iterator[tuple[Demand, dict[NotFoundReason | None, ByNear]]]:
         """Each group's sample demand and its waiting ids by reason last sent and `near`."""
         for group, by_label in self._groups.items():
             yield self._samples[group], by_label
