@@ -83,8 +83,9 @@ def demand_fields(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def event_sequences(draw: st.DrawFn, *, with_changes: bool = True) -> list[MarketEvent]:
     versions: Counter[str] = Counter()
+    fields_of: dict[str, dict[str, Any]] = {}
     events: list[MarketEvent] = []
-    kinds = ["offer", "demand", "withdraw"] if with_changes else ["offer", "demand"]
+    kinds = ["offer", "demand", "withdraw", "resize"] if with_changes else ["offer", "demand"]
     for _ in range(draw(st.integers(1, 40))):
         kind = draw(st.sampled_from(kinds))
         if kind == "demand":
@@ -98,8 +99,12 @@ def event_sequences(draw: st.DrawFn, *, with_changes: bool = True) -> list[Marke
         if not with_changes and versions[offer_id]:
             continue
         versions[offer_id] += 1
+        fields = draw(offer_fields())
+        if kind == "resize" and offer_id in fields_of:  # same place, other seats and price
+            fields = {**fields_of[offer_id], **{k: fields[k] for k in ("capacity", "price_eur")}}
+        fields_of[offer_id] = fields
         make = withdrawn if kind == "withdraw" else published
-        events.append(make(offer_id, version=versions[offer_id], **draw(offer_fields())))
+        events.append(make(offer_id, version=versions[offer_id], **fields))
     return events
 
 

@@ -43,6 +43,16 @@ from services.matcher.domain.waiting import Reach, WaitingIndex
 _LIVE = {OfferStatus.OPEN, OfferStatus.FULL}
 
 
+def _same_reach(old: Offer, new: Offer) -> bool:
+    """The two versions are within the same demands' distance (and as remote-capable)."""
+    return (old.lat, old.lon, old.radius_km, old.remote) == (
+        new.lat,
+        new.lon,
+        new.radius_km,
+        new.remote,
+    )
+
+
 class DemandState(StrEnum):
     WAITING = "waiting"
     MATCHED = "matched"
@@ -247,6 +257,8 @@ class Market:
         old = before.offer if before is not None and before.active else None
         new = after.offer if after.active else None
         near: set[str] = set()
+        if old is not None and new is not None and _same_reach(old, new):
+            return  # seats, price or hours changed (say, it filled up): no reach moves
         if old is None and new is not None:
             # An arrival only raises counts: the lazy ones stay lower bounds (waiting.py).
             near = self.waiting.near(new, eager_only=True)
