@@ -241,6 +241,35 @@ class TestIncrementalMarket:
         assert looked == []
         assert outcome.decisions == []
 
+    def test_demands_that_declined_are_not_all_looked_at_again_by_every_offer(self) -> None:
+        """50 demands that declined their offer wait, each with 10 offers too far: another
+        offer far away cannot change their reason, and only the few whose margin the
+        seats moved meanwhile used up are looked at again, not all 50."""
+        from tests.support.places import BICOCCA, VIA_BORSIERI
+
+        market = Market("after_school")
+        market.apply(published("near", near=VIA_BORSIERI, capacity=50), at(0))
+        for n in range(10):
+            market.apply(published(f"far-{n}", near=BICOCCA), at(0))
+        for n in range(50):
+            demand = submitted(f"demand-{n}", near=VIA_BORSIERI, max_distance_km=1)
+            [proposal] = market.apply(demand, at(1)).decisions
+            assert isinstance(proposal, Proposal)
+            market.apply(requester_declines(proposal.match_id, f"demand-{n}", at(1)), at(1))
+        assert len(market.waiting.special) == 50
+        looked: list[str] = []
+        why_not = market._why_not
+
+        def spied(record: Any) -> Any:
+            looked.append(record.demand.id)
+            return why_not(record)
+
+        market._why_not = spied  # type: ignore[method-assign]
+        assert market.apply(published("far-10", near=BICOCCA), at(2)).decisions == []
+        looked.clear()
+        assert market.apply(published("far-11", near=BICOCCA), at(3)).decisions == []
+        assert len(looked) < 5
+
 
 class TestRemoteScoring:
     def test_a_remote_capable_offer_never_scores_more_for_being_farther(self) -> None:

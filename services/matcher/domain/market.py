@@ -141,9 +141,15 @@ class Market:
                 self._refree(record)
         seqs = [r.seq for r in demands] + [seq for _, _, seq in closed]
         self._next_seq = max(seqs, default=0) + 1
+        # Demands with offers of their own excluded: when to look at each again (by
+        # `supply.changes`), lazily cleaned like `_due`.
+        self._recheck: list[tuple[int, int, str]] = []
+        self._recheck_at: dict[str, int] = {}
         for waiting in sorted(self.demands.values(), key=lambda r: r.seq):
             if waiting.state == DemandState.WAITING:
                 self._wait(waiting, self._reach_of(waiting))
+                if waiting.demand.id in self.waiting.special:
+                    self._look_again(waiting, 0)  # at the next refresh
         self._next_match_seq = max((m.seq for m in self.matches.values()), default=0) + 1
         # Proposals by end of window (lazily cleaned: answered or ended ones are skipped).
         self._due = [
@@ -296,7 +302,7 @@ class Market:
         """Waiting demands, oldest first, whose reason may differ from the one last sent:
         in each group, those on the wrong side of its `too_far` threshold (waiting.py)."""
         live, remote = self.supply.live, self.supply.remote
-        found = set(self.waiting.special)
+        found = self._special_due()
         for sample, by_label in self.waiting.groups():
             failing = self.supply.failing(sample)
             top = rules.main_reason(failing) if failing else None
@@ -314,6 +320,23 @@ class Market:
                 for key in keys:
                     found |= by_near.ids[key]
         return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
+
+    def _look_again(self, record: DemandRecord, due: int) -> None:
+        """Look at a demand with excluded offers again once `supply.changes` reaches due."""
+        self._recheck_at[record.demand.id] = due
+        heapq.heappush(self._recheck, (due, record.seq, record.demand.id))
+
+    def _special_due(self) -> set[str]:
+        """The waiting demands with excluded offers whose reason may have changed since it
+        was last worked out (`supply.steps_to_change`), not every one of them."""
+        due: set[str] = set()
+        while self._recheck and self._recheck[0][0] <= self.supply.changes:
+            at, _, demand_id = heapq.heappop(self._recheck)
+            if self._recheck_at.get(demand_id) == at:
+                del self._recheck_at[demand_id]
+                if demand_id in self.waiting.special:
+                    due.add(demand_id)
+        return due
 
     def _waiting_near(self, offer: Offer) -> Iterator[DemandRecord]:
         """Waiting demands the offer might serve, oldest first, found as they are asked for
@@ -610,6 +633,9 @@ class Market:
             reach = self._reach_of(record)
             self.waiting.set_reach(demand.id, reach)
         reachable = reach.near + (remote - reach.near_remote if demand.accepts_remote else 0)
+        if demand.id in self.waiting.special:
+            steps = supply.steps_to_change(live - reachable, failing)
+            self._look_again(record, self.supply.changes + steps)
         return supply.why(live, live - reachable, failing)
 
     def _not_found(
