@@ -6,11 +6,15 @@ windows that passed by a given moment). Before an event at time t is applied, ev
 proposal whose window ended before t expires, so a replay decides exactly the same whether
 or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8).
 
-The work of an event is proportional to what it can affect, not to the market: offers are
-found near a demand through a grid (`index.py`), waiting demands near an offer through
-another (`waiting.py`), and a waiting demand's reason comes from counts of the supply
-(`supply.py`) and of its near offers. Closed demands leave memory (the database keeps
-them; `leaving` holds them until saved, a tombstone of their version stays)."""
+The work of an event does not grow with the market, nor (mostly) with its density: a
+demand's best offer is searched best-first among the offers with a free seat, stopping when
+nothing left can beat it (`index.py`); waiting demands are found near an offer, oldest
+first, through queues by place and need (`waiting.py`); a waiting demand's reason comes
+from counts of the supply (`supply.py`) and of the offers within its reach, counted by
+bands of latitude (`reach.py`) and kept exact only where the reason depends on it. An offer
+leaving or moving still updates every waiting demand within its reach. Closed demands
+leave memory (the database keeps them; `leaving` holds them until saved, a tombstone of
+their version stays)."""
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator
