@@ -10,9 +10,9 @@ from concilia.contract.envelope import CloudEvent, stable_id
 from concilia.contract.matches import Answer, NotFoundReason, Party
 from concilia.contract.offers import OfferEventData, OfferType
 from concilia.contract.taxonomy import area_of
-from services.matcher.domain import rules
+from services.matcher.domain import rules, scoring
 from services.matcher.domain.events import AnswerGiven, DemandChanged, OfferChanged
-from services.matcher.domain.market import DemandRecord, DemandState, Market
+from services.matcher.domain.market import DemandRecord, DemandState, Market, _Choice
 from services.matcher.domain.model import Demand, Offer
 from tests.support.factories import a_demand, an_offer
 
@@ -199,6 +199,21 @@ class ScanMarket(Market):
     """The market as it was before its incremental indexes: every offer change looks at
     every waiting demand, and a reason to wait is counted over every live offer. The
     reference the incremental market must decide exactly like."""
+
+    def _best(self, record: DemandRecord) -> Any:
+        """Every feasible offer scored, the highest kept (ties to the lowest id)."""
+        best = None
+        for offer_id in self._index.near(record.demand):
+            candidate = self.offers[offer_id]
+            if offer_id in record.excluded or not rules.feasible(
+                candidate.offer, candidate.remaining, record.demand
+            ):
+                continue
+            km = rules.distance_km(candidate.offer, record.demand)
+            score = scoring.score_at(candidate.offer, record.demand, km)
+            if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
+                best = _Choice(candidate, score, km)
+        return best
 
     def _waiting(self) -> list[DemandRecord]:
         waiting = (r for r in self.demands.values() if r.state == DemandState.WAITING)

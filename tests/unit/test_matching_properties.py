@@ -2,6 +2,7 @@
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -82,8 +83,9 @@ def demand_fields(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def event_sequences(draw: st.DrawFn, *, with_changes: bool = True) -> list[MarketEvent]:
     versions: Counter[str] = Counter()
+    fields_of: dict[str, dict[str, Any]] = {}
     events: list[MarketEvent] = []
-    kinds = ["offer", "demand", "withdraw"] if with_changes else ["offer", "demand"]
+    kinds = ["offer", "demand", "withdraw", "resize"] if with_changes else ["offer", "demand"]
     for _ in range(draw(st.integers(1, 40))):
         kind = draw(st.sampled_from(kinds))
         if kind == "demand":
@@ -97,8 +99,12 @@ def event_sequences(draw: st.DrawFn, *, with_changes: bool = True) -> list[Marke
         if not with_changes and versions[offer_id]:
             continue
         versions[offer_id] += 1
+        fields = draw(offer_fields())
+        if kind == "resize" and offer_id in fields_of:  # same place, other seats and price
+            fields = {**fields_of[offer_id], **{k: fields[k] for k in ("capacity", "price_eur")}}
+        fields_of[offer_id] = fields
         make = withdrawn if kind == "withdraw" else published
-        events.append(make(offer_id, version=versions[offer_id], **draw(offer_fields())))
+        events.append(make(offer_id, version=versions[offer_id], **fields))
     return events
 
 
@@ -209,7 +215,7 @@ class TestIncrementalMarket:
 
     def test_a_waiting_demand_is_not_looked_at_by_an_offer_far_away(self) -> None:
         """An offer in Bicocca neither serves nor re-answers demands waiting in Isola with
-        the same reason: none of them is visited."""
+        the same reason: none of them is handed to the rules."""
         from tests.support.places import BICOCCA, VIA_BORSIERI
 
         market = Market("after_school")
@@ -217,17 +223,52 @@ class TestIncrementalMarket:
         for n in range(50):
             market.apply(submitted(f"demand-{n}", near=VIA_BORSIERI, max_distance_km=1), at(1))
         looked: list[str] = []
-        near = market.waiting.near
+        near, oldest_first = market.waiting.near, market.waiting.oldest_first
 
-        def spied(offer: Offer, *, serving: bool) -> set[str]:
-            found = near(offer, serving=serving)
+        def spied(offer: Offer, *, eager_only: bool = False) -> set[str]:
+            found = near(offer, eager_only=eager_only)
             looked.extend(found)
             return found
 
+        def spied_queues(offer: Offer) -> Iterator[str]:
+            for demand_id in oldest_first(offer):
+                looked.append(demand_id)
+                yield demand_id
+
         market.waiting.near = spied  # type: ignore[method-assign]
+        market.waiting.oldest_first = spied_queues  # type: ignore[method-assign]
         outcome = market.apply(published("offer-1", near=BICOCCA), at(2))
         assert looked == []
         assert outcome.decisions == []
+
+    def test_demands_that_declined_are_not_all_looked_at_again_by_every_offer(self) -> None:
+        """50 demands that declined their offer wait, each with 10 offers too far: another
+        offer far away cannot change their reason, and only the few whose margin the
+        seats moved meanwhile used up are looked at again, not all 50."""
+        from tests.support.places import BICOCCA, VIA_BORSIERI
+
+        market = Market("after_school")
+        market.apply(published("near", near=VIA_BORSIERI, capacity=50), at(0))
+        for n in range(10):
+            market.apply(published(f"far-{n}", near=BICOCCA), at(0))
+        for n in range(50):
+            demand = submitted(f"demand-{n}", near=VIA_BORSIERI, max_distance_km=1)
+            [proposal] = market.apply(demand, at(1)).decisions
+            assert isinstance(proposal, Proposal)
+            market.apply(requester_declines(proposal.match_id, f"demand-{n}", at(1)), at(1))
+        assert len(market.waiting.special) == 50
+        looked: list[str] = []
+        why_not = market._why_not
+
+        def spied(record: Any) -> Any:
+            looked.append(record.demand.id)
+            return why_not(record)
+
+        market._why_not = spied  # type: ignore[method-assign]
+        assert market.apply(published("far-10", near=BICOCCA), at(2)).decisions == []
+        looked.clear()
+        assert market.apply(published("far-11", near=BICOCCA), at(3)).decisions == []
+        assert len(looked) < 5
 
 
 class TestRemoteScoring:

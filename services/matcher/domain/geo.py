@@ -48,3 +48,26 @@ def cells_in(low: Cell, high: Cell) -> Iterator[Cell]:
 
 def box_size(low: Cell, high: Cell) -> int:
     return (high[0] - low[0] + 1) * (high[1] - low[1] + 1)
+
+
+def min_km_to_cell(lat: float, lon: float, cell: Cell) -> float:
+    """A lower bound of the distance in km from (lat, lon) to any point of `cell` (not
+    across a pole or the antimeridian: the caller only asks inside a `search_box`).
+
+    Term by term from the haversine formula: a = sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2) is
+    at least its value with the smallest |Δφ|, |Δλ| and cos φ2 the cell allows. The cell is
+    widened and the result shrunk by a margin, so float error never makes it too large."""
+    edge = 1e-9
+    lat0, lat1 = cell[0] * CELL_DEGREES - edge, (cell[0] + 1) * CELL_DEGREES + edge
+    lon0, lon1 = cell[1] * CELL_DEGREES - edge, (cell[1] + 1) * CELL_DEGREES + edge
+    dlat = lat0 - lat if lat < lat0 else lat - lat1 if lat > lat1 else 0.0
+    dlon = lon0 - lon if lon < lon0 else lon - lon1 if lon > lon1 else 0.0
+    if dlat <= 0 and dlon <= 0:
+        return 0.0
+    cos_min = min(math.cos(math.radians(lat0)), math.cos(math.radians(lat1)))
+    a = (
+        math.sin(math.radians(dlat) / 2) ** 2
+        + math.cos(math.radians(lat)) * max(0.0, cos_min) * math.sin(math.radians(dlon) / 2) ** 2
+    )
+    km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    return max(0.0, km * (1 - 1e-6) - 1e-6)

@@ -6,14 +6,18 @@ windows that passed by a given moment). Before an event at time t is applied, ev
 proposal whose window ended before t expires, so a replay decides exactly the same whether
 or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8).
 
-The work of an event is proportional to what it can affect, not to the market: offers are
-found near a demand through a grid (`index.py`), waiting demands near an offer through
-another (`waiting.py`), and a waiting demand's reason comes from counts of the supply
-(`supply.py`) and of its near offers. Closed demands leave memory (the database keeps
-them; `leaving` holds them until saved, a tombstone of their version stays)."""
+The work of an event does not grow with the market, nor (mostly) with its density: a
+demand's best offer is searched best-first among the offers with a free seat, stopping when
+nothing left can beat it (`index.py`); waiting demands are found near an offer, oldest
+first, through queues by place and need (`waiting.py`); a waiting demand's reason comes
+from counts of the supply (`supply.py`) and of the offers within its reach, counted by
+bands of latitude (`reach.py`) and kept exact only where the reason depends on it. An offer
+leaving or moving still updates every waiting demand within its reach. Closed demands
+leave memory (the database keeps them; `leaving` holds them until saved, a tombstone of
+their version stays)."""
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,13 +37,24 @@ from services.matcher.domain.decisions import (
     proposal_id,
 )
 from services.matcher.domain.events import AnswerGiven, DemandChanged, MarketEvent, OfferChanged
-from services.matcher.domain.index import GridIndex, OfferIndex
+from services.matcher.domain.index import FreeIndex, GridIndex, OfferIndex
 from services.matcher.domain.lifecycle import DEFAULT_ANSWER_TTL, Match
 from services.matcher.domain.model import Demand, Offer
+from services.matcher.domain.reach import ReachCounter
 from services.matcher.domain.supply import Supply
 from services.matcher.domain.waiting import Reach, WaitingIndex
 
 _LIVE = {OfferStatus.OPEN, OfferStatus.FULL}
+
+
+def _same_reach(old: Offer, new: Offer) -> bool:
+    """The two versions are within the same demands' distance (and as remote-capable)."""
+    return (old.lat, old.lon, old.radius_km, old.remote) == (
+        new.lat,
+        new.lon,
+        new.radius_km,
+        new.remote,
+    )
 
 
 class DemandState(StrEnum):
@@ -119,15 +134,26 @@ class Market:
         for match in self.matches.values():
             self._by_offer.setdefault(match.offer_id, set()).add(match.match_id)
         self._index = index()
+        self._free = FreeIndex()  # the offers that can take a demand now, best-first
+        self._located = ReachCounter()  # live offers with a place, to count reaches
+        self._located_remote = ReachCounter()  # the remote-capable ones among them
         for record in self.offers.values():
             if record.active:
                 self._index.add(record.offer)
+                self._count_in(record.offer)
                 self.supply.add(record.offer, record.remaining)
+                self._refree(record)
         seqs = [r.seq for r in demands] + [seq for _, _, seq in closed]
         self._next_seq = max(seqs, default=0) + 1
+        # Demands with offers of their own excluded: when to look at each again (by
+        # `supply.changes`), lazily cleaned like `_due`.
+        self._recheck: list[tuple[int, int, str]] = []
+        self._recheck_at: dict[str, int] = {}
         for waiting in sorted(self.demands.values(), key=lambda r: r.seq):
             if waiting.state == DemandState.WAITING:
-                self._wait(waiting, self._best(waiting)[1])
+                self._wait(waiting, self._reach_of(waiting))
+                if waiting.demand.id in self.waiting.special:
+                    self._look_again(waiting, 0)  # at the next refresh
         self._next_match_seq = max((m.seq for m in self.matches.values()), default=0) + 1
         # Proposals by end of window (lazily cleaned: answered or ended ones are skipped).
         self._due = [
@@ -191,11 +217,16 @@ class Market:
         record = OfferRecord(offer, active, known.reserved if known else 0)
         self.offers[offer.id] = record
         self._index.remove(offer.id)
+        self._located.remove(offer.id)
+        self._located_remote.remove(offer.id)
         if known is not None and known.active:
             self.supply.add(known.offer, known.remaining, -1)
         if active:
             self._index.add(offer)
+            self._count_in(offer)
             self.supply.add(offer, record.remaining)
+        self._free.remove(offer.id)
+        self._refree(record)
         self._reach_changed(known, record)
         outcome.offers.add(offer.id)
         if not active:
@@ -236,9 +267,17 @@ class Market:
         old = before.offer if before is not None and before.active else None
         new = after.offer if after.active else None
         near: set[str] = set()
-        for offer in (old, new):
-            if offer is not None and offer.lat is not None:
-                near |= self.waiting.near(offer, serving=False)
+        if old is not None and new is not None and _same_reach(old, new):
+            return  # seats, price or hours changed (say, it filled up): no reach moves
+        if old is None and new is not None:
+            # An arrival only raises counts: the lazy ones stay lower bounds (waiting.py).
+            near = self.waiting.near(new, eager_only=True)
+            if new.lat is not None:
+                self.waiting.arrived()
+        else:
+            for offer in (old, new):
+                if offer is not None:
+                    near |= self.waiting.near(offer)
         for demand_id in near:
             record = self.demands[demand_id]
             if after.offer.id in record.excluded:
@@ -267,7 +306,7 @@ class Market:
         """Waiting demands, oldest first, whose reason may differ from the one last sent:
         in each group, those on the wrong side of its `too_far` threshold (waiting.py)."""
         live, remote = self.supply.live, self.supply.remote
-        found = set(self.waiting.special)
+        found = self._special_due()
         for sample, by_label in self.waiting.groups():
             failing = self.supply.failing(sample)
             top = rules.main_reason(failing) if failing else None
@@ -275,21 +314,40 @@ class Market:
             threshold = live - most - (remote if sample.accepts_remote else 0)
             for label, by_near in by_label.items():
                 if live and label == NotFoundReason.TOO_FAR:
-                    keys = [k for k in by_near if k > threshold]
+                    keys = by_near.above(threshold)
                 elif live and label is not None and label == top:
-                    keys = [k for k in by_near if k <= threshold]
+                    keys = by_near.at_most(threshold)
                 elif not live and label == NotFoundReason.NO_PROVIDER:
                     keys = []
                 else:
-                    keys = list(by_near)
+                    keys = by_near.keys
                 for key in keys:
-                    found |= by_near[key]
+                    found |= by_near.ids[key]
         return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
 
-    def _waiting_near(self, offer: Offer) -> list[DemandRecord]:
-        """Waiting demands the offer might serve, oldest first."""
-        found = self.waiting.near(offer, serving=True)
-        return sorted((self.demands[d] for d in found), key=lambda r: r.seq)
+    def _look_again(self, record: DemandRecord, due: int) -> None:
+        """Look at a demand with excluded offers again once `supply.changes` reaches due."""
+        self._recheck_at[record.demand.id] = due
+        heapq.heappush(self._recheck, (due, record.seq, record.demand.id))
+
+    def _special_due(self) -> set[str]:
+        """The waiting demands with excluded offers whose reason may have changed since it
+        was last worked out (`supply.steps_to_change`), not every one of them."""
+        due: set[str] = set()
+        while self._recheck and self._recheck[0][0] <= self.supply.changes:
+            at, _, demand_id = heapq.heappop(self._recheck)
+            if self._recheck_at.get(demand_id) == at:
+                del self._recheck_at[demand_id]
+                if demand_id in self.waiting.special:
+                    due.add(demand_id)
+        return due
+
+    def _waiting_near(self, offer: Offer) -> Iterator[DemandRecord]:
+        """Waiting demands the offer might serve, oldest first, found as they are asked for
+        (the caller stops when the offer is full)."""
+        for demand_id in self.waiting.oldest_first(offer):
+            if demand_id in self.waiting:
+                yield self.demands[demand_id]
 
     def _serve_waiting(self, offer: Offer, at: datetime, outcome: Outcome) -> None:
         """Waiting demands, oldest first, each matched against all offers. A waiting demand
@@ -304,7 +362,7 @@ class Market:
             if offer.id not in waiting.excluded and rules.feasible(
                 offer, record.remaining, waiting.demand
             ):
-                best = self._best(waiting)[0]
+                best = self._best(waiting)
                 if best is not None:
                     outcome.decisions.append(self._reserve(waiting, best, at, outcome))
 
@@ -354,11 +412,11 @@ class Market:
         self._serve_waiting(self.offers[match.offer_id].offer, at, outcome)
 
     def _match_or_wait(self, record: DemandRecord, at: datetime, outcome: Outcome) -> None:
-        best, reach = self._best(record)
+        best = self._best(record)
         if best is not None:
             outcome.decisions.append(self._reserve(record, best, at, outcome))
         else:
-            self._wait(record, reach)
+            self._wait(record, self._reach_of(record))
             outcome.decisions.append(self._not_found(record, at))
             outcome.demands.add(record.demand.id)
 
@@ -454,31 +512,78 @@ class Market:
         record.reserved = reserved
         if record.active and record.remaining != before:
             self.supply.reseat(before, record.remaining)
+            self._refree(record)
+
+    def _refree(self, record: OfferRecord) -> None:
+        """Keep the offer among those that can take a demand now, or out of them."""
+        free = record.active and record.offer.open and record.remaining > 0
+        if free and record.offer.id not in self._free:
+            self._free.add(record.offer)
+        elif not free:
+            self._free.remove(record.offer.id)
 
     # Choosing ------------------------------------------------------------------------
 
-    def _best(self, record: DemandRecord) -> tuple[_Choice | None, Reach]:
+    def _best(self, record: DemandRecord) -> _Choice | None:
         """The feasible offer with the highest score, excluded offers aside (ties go to the
-        lowest offer id), and how many allowed offers are within the demand's distance.
-        Each candidate's distance and score are worked out once."""
+        lowest offer id). Best-first: offers with a free seat come in batches by the best
+        score any of them could have, and the search stops at the first batch that cannot
+        beat (or tie) the best found. Each candidate's distance and score are worked out
+        once."""
         demand = record.demand
         best: _Choice | None = None
-        reach = Reach()
-        for offer_id in self._index.near(demand):
-            if offer_id in record.excluded:
-                continue
-            candidate = self.offers[offer_id]
-            offer = candidate.offer
-            km = rules.distance_km(offer, demand)
-            if rules.within_distance_at(offer, demand, km):
-                reach.near += 1
-                reach.near_remote += offer.remote
-            if not rules.feasible_at(offer, candidate.remaining, demand, km):
-                continue
-            score = scoring.score_at(offer, demand, km)
-            if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
-                best = _Choice(candidate, score, km)
-        return best, reach
+        batches = self._free.best_first(
+            demand,
+            lambda km: scoring.bound_within(demand, km),
+            lambda price: scoring.bound_remote(demand, price),
+        )
+        for bound, offer_ids in batches:
+            if best is not None and scoring.cannot_beat(bound, best.score):
+                break
+            for offer_id in offer_ids:
+                if offer_id in record.excluded:
+                    continue
+                candidate = self.offers[offer_id]
+                offer = candidate.offer
+                km = rules.distance_km(offer, demand)
+                if not rules.feasible_at(offer, candidate.remaining, demand, km):
+                    continue
+                score = scoring.score_at(offer, demand, km)
+                if best is None or (-score, offer_id) < (-best.score, best.record.offer.id):
+                    best = _Choice(candidate, score, km)
+        return best
+
+    def _count_in(self, offer: Offer) -> None:
+        self._located.add(offer)
+        if offer.remote:
+            self._located_remote.add(offer)
+
+    def _reach_of(self, record: DemandRecord) -> Reach:
+        """How many live offers, excluded ones aside, are within the demand's distance
+        (and how many of them are remote-capable): a waiting demand keeps this count.
+        Counted by bands of latitude (reach.py): only the offers near the edge of its disc
+        are measured."""
+        demand = record.demand
+        near = self._located.within(demand)
+        near_remote = self._located_remote.within(demand)
+        if near is None or near_remote is None:  # by a pole or the antimeridian
+            reach = Reach()
+            for offer_id in self._index.near(demand):
+                offer = self.offers[offer_id].offer
+                if offer_id not in record.excluded and rules.within_distance(offer, demand):
+                    reach.near += 1
+                    reach.near_remote += offer.remote
+            return reach
+        for offer_id in record.excluded:
+            excluded = self.offers.get(offer_id)
+            if (
+                excluded is not None
+                and excluded.active
+                and rules.within_distance(excluded.offer, demand)
+            ):
+                near -= 1
+                near_remote -= excluded.offer.remote
+        return Reach(near, near_remote)
 
     def _reserve(
         self, record: DemandRecord, choice: _Choice, at: datetime, outcome: Outcome
@@ -528,7 +633,13 @@ class Market:
             for reason, n in supply.failing_one(offer.offer, offer.remaining, demand).items():
                 failing[reason] -= n
         reach = self.waiting.reach(demand.id)
+        if reach is None:  # kept lazily since the last count: count it again
+            reach = self._reach_of(record)
+            self.waiting.set_reach(demand.id, reach)
         reachable = reach.near + (remote - reach.near_remote if demand.accepts_remote else 0)
+        if demand.id in self.waiting.special:
+            steps = supply.steps_to_change(live - reachable, failing)
+            self._look_again(record, self.supply.changes + steps)
         return supply.why(live, live - reachable, failing)
 
     def _not_found(

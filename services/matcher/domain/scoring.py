@@ -39,15 +39,16 @@ def proximity_at(offer: Offer, demand: Demand, km: float | None) -> float:
 
 
 def affordability(offer: Offer, demand: Demand) -> float:
+    return affordability_at(offer.price_eur, demand)
+
+
+def affordability_at(price_eur: float, demand: Demand) -> float:
+    """1 when free; never higher for a higher price."""
     if demand.max_price_eur is None:
-        return (
-            1.0
-            if offer.price_eur == 0
-            else PRICE_HALF_POINT_EUR / (PRICE_HALF_POINT_EUR + offer.price_eur)
-        )
+        return 1.0 if price_eur == 0 else PRICE_HALF_POINT_EUR / (PRICE_HALF_POINT_EUR + price_eur)
     if demand.max_price_eur == 0:
         return 1.0  # only free offers are feasible then
-    return max(0.0, 1 - offer.price_eur / demand.max_price_eur)
+    return max(0.0, 1 - price_eur / demand.max_price_eur)
 
 
 def score(offer: Offer, demand: Demand) -> float:
@@ -61,6 +62,28 @@ def score_at(offer: Offer, demand: Demand, km: float | None) -> float:
         affordability(offer, demand)
     )
     return round(min(1.0, max(0.0, raw)), 4)
+
+
+# Upper bounds, for a best-first search that stops when no offer left can beat the best:
+
+
+def bound_within(demand: Demand, min_km: float) -> float:
+    """No offer at least `min_km` away scores more for being near: its limit is at most the
+    demand's max distance, and its affordability at most 1 (served remotely: `bound_remote`)."""
+    return PROXIMITY_WEIGHT * (1 - min_km / demand.max_distance_km) + AFFORDABILITY_WEIGHT
+
+
+def bound_remote(demand: Demand, price_eur: float) -> float:
+    """No offer served remotely at `price_eur` or more scores more than this."""
+    return PROXIMITY_WEIGHT * REMOTE_PROXIMITY + AFFORDABILITY_WEIGHT * affordability_at(
+        price_eur, demand
+    )
+
+
+def cannot_beat(bound: float, best: float) -> bool:
+    """An offer whose unrounded score is at most `bound` can neither beat nor tie `best` (a
+    rounded score): rounding is monotone, and a tie could still win on id."""
+    return round(bound + 1e-9, 4) < best
 
 
 def explain(

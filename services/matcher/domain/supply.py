@@ -58,11 +58,13 @@ class Supply:
     def __init__(self) -> None:
         self.live = 0
         self.remote = 0  # live offers that can serve remotely
+        self.changes = 0  # offers counted in or out, or reseated: see `steps_to_change`
         self.free: Counter[int] = Counter()  # live offers by remaining seats
         self._tallies = [_Tally() for _ in _RULES]
 
     def add(self, offer: Offer, remaining: int, n: int = 1) -> None:
         """Count a live offer in (n=1) or out (n=-1)."""
+        self.changes += 1
         self.live += n
         self.remote += n if offer.remote else 0
         self.free[remaining] += n
@@ -73,6 +75,7 @@ class Supply:
 
     def reseat(self, before: int, after: int) -> None:
         """A live offer's remaining seats changed."""
+        self.changes += 1
         self.free[before] -= 1
         if self.free[before] <= 0:
             del self.free[before]
@@ -109,3 +112,20 @@ def why(candidates: int, too_far: int, failing: dict[Reason, int]) -> tuple[Reas
         "candidates": candidates,
         "excluded": {str(r): excluded[r] for r in rules.REASON_ORDER if r in excluded},
     }
+
+
+def steps_to_change(too_far: int, failing: dict[Reason, int]) -> int:
+    """How many `changes` of the supply it takes, at least, before the main reason of these
+    counts can be another. One change (an offer counted in or out with the demands' reach
+    kept, or reseated) moves every count by at most one, all the same way, so the gap
+    between the main reason's count and any other's closes by at most one."""
+    counts = dict.fromkeys(rules.REASON_ORDER, 0)
+    counts.update({r: n for r, n in failing.items() if n > 0})
+    counts[Reason.TOO_FAR] = max(0, too_far)
+    main = rules.main_reason({r: n for r, n in counts.items() if n > 0})
+    rank = rules.REASON_ORDER.index(main)
+    return min(
+        counts[main] - counts[r] + (0 if i < rank else 1)
+        for i, r in enumerate(rules.REASON_ORDER)
+        if r != main
+    )
