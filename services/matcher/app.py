@@ -14,7 +14,6 @@ from concilia.contract import topics
 from concilia.contract.envelope import utcnow
 from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.http import create_service_app
-from concilia.platform.inbox import ensure_inbox_indexes
 from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
@@ -73,7 +72,6 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        await ensure_inbox_indexes(db)
         await relay.start()
         gauges.start()
         try:

@@ -6,7 +6,12 @@ by record in the transaction of the events (or the expiry sweep) that changed it
 Writes are fenced by ownership: whoever loads a market first claims it (`claim` bumps the
 market's epoch in `markets`), and every transaction that saves it checks that epoch is still
 its own (and bumps the market's version, so two writers conflict). A member that lost the
-partition to another, which claimed after it, can never commit: it gets `MarketMoved`."""
+partition to another, which claimed after it, can never commit: it gets `MarketMoved`.
+
+What was consumed is kept as the position reached in each topic partition (`positions`,
+the last offset handled), written in the same transaction: an event at or before it was
+handled. The transaction checks the positions are still those the batch started from, so
+two members can never both commit the same events."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +33,7 @@ MARKETS = "markets"
 OFFERS = "offers"
 DEMANDS = "demands"
 MATCHES = "matches"
+POSITIONS = "positions"
 _LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
@@ -90,6 +96,32 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
     return sorted({(doc["service_type"], int(doc["partition"])) for doc in docs})
 
 
+def position_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+async def positions(db: Database, keys: set[str], session: Session | None = None) -> dict[str, int]:
+    """The last offset handled in each of these topic partitions (absent: none yet)."""
+    if not keys:
+        return {}
+    docs = await db[POSITIONS].find({"_id": {"$in": sorted(keys)}}, session=session).to_list()
+    return {doc["_id"]: int(doc["offset"]) for doc in docs}
+
+
+async def events_handled(db: Database) -> int:
+    """How many events the positions cover (offsets from 0, all handled): for tests and the
+    bench, whose topics start empty."""
+    return sum(int(doc["offset"]) + 1 for doc in await db[POSITIONS].find().to_list())
+
+
+@dataclass(frozen=True)
+class Positions:
+    """The positions a batch started from (`read`) and those it reached (`moved`)."""
+
+    read: dict[str, int]
+    moved: dict[str, int]
+
+
 @dataclass(frozen=True)
 class Changed:
     """What one market's events changed, the partition they came from and our epoch."""
@@ -104,11 +136,12 @@ class Changed:
 class Writes:
     """The documents of a batch, worked out before its transaction (which may rerun)."""
 
+    positions: Positions
     fences: list[tuple[str, int]]
     docs: dict[str, list[Document]]
 
 
-def writes(changes: Sequence[Changed]) -> Writes:
+def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
     """Every record the changes touched, as documents, and the epochs to check."""
     docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: []}
     for change in changes:
@@ -116,13 +149,28 @@ def writes(changes: Sequence[Changed]) -> Writes:
         docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
         docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)]
         docs[MATCHES] += [_match_doc(m, change.partition) for m in outcome.matches.values()]
-    return Writes([(c.market.service_type, c.epoch) for c in changes], docs)
+    return Writes(positions, [(c.market.service_type, c.epoch) for c in changes], docs)
 
 
 async def save(db: Database, session: Session, batch: Writes) -> None:
     """Write a batch's records inside the caller's transaction, if every market is still
-    ours (its epoch unchanged); else raise MarketMoved, which aborts the transaction. One
+    ours (its epoch unchanged) and no one handled its events meanwhile (the positions it
+    started from unchanged); else raise MarketMoved, which aborts the transaction. One
     round trip per collection, whatever the number of markets."""
+    moved = batch.positions.moved
+    if moved:
+        if await positions(db, set(moved), session) != {
+            key: offset for key, offset in batch.positions.read.items() if key in moved
+        }:
+            # Another member handled some of these meanwhile (a rebalance): retry.
+            raise MarketMoved("events already handled by another consumer")
+        await db[POSITIONS].bulk_write(
+            [
+                UpdateOne({"_id": key}, {"$set": {"offset": offset}}, upsert=True)
+                for key, offset in sorted(moved.items())
+            ],
+            session=session,
+        )
     if batch.fences:
         fence = await db[MARKETS].bulk_write(
             [

@@ -4,9 +4,11 @@
 Why the matcher persists its state instead of rebuilding it from the topics at start-up:
 Tansu keeps topics in memory only, so after a broker restart there is nothing to replay;
 and every decision depends on the seats already held, which must survive a crash exactly
-once. So each consumed batch of events is handled in ONE MongoDB transaction: the inbox
-records (a redelivered event is a no-op), the changed offers, demands and matches, and the
-outgoing match events in the outbox. The in-memory market of a service type is only a
+once. So each consumed batch of events is handled in ONE MongoDB transaction: the position
+reached in each partition (a redelivered event, at or before it, is a no-op), the changed
+offers, demands and matches, and the batch's outgoing match events as one outbox row. The
+same event published twice (at two offsets) changes nothing either: the market ignores a
+version it knows and an answer already given. The in-memory market of a service type is only a
 cache of what is committed: claimed and loaded on first use, dropped after a failed
 transaction and cleared on every partition rebalance, so a new owner of a partition never
 decides on stale state. Batches and expiry sweeps take turns on one lock: they never race on
@@ -18,7 +20,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
@@ -28,9 +30,8 @@ from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.contract.taxonomy import area_of
 from concilia.platform.consumer import PoisonMessage, Record
-from concilia.platform.inbox import INBOX
 from concilia.platform.mongo import Database, Document, Session, in_transaction
-from concilia.platform.outbox import OutboxRelay, add_to_outbox
+from concilia.platform.outbox import OutboxRelay, add_batch_to_outbox
 from services.matcher import store
 from services.matcher.domain.decisions import Outcome
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
@@ -120,14 +121,16 @@ class Incoming:
 
     event_id: str
     time: datetime
-    partition: int
     market_event: MarketEvent
+    topic: str
+    partition: int
+    offset: int
 
 
 class MatchingHandler:
-    """Handles a batch of events: decide (domain) in order, then persist every inbox
-    record, changed offer, demand and match, and outgoing match event in ONE transaction.
-    `expire_due` does the same for the answer windows that ended (no inbox records)."""
+    """Handles a batch of events: decide (domain) in order, then persist the positions
+    reached, every changed offer, demand and match, and the outgoing match events in ONE
+    transaction. `expire_due` does the same for the answer windows that ended (no positions)."""
 
     def __init__(
         self,
@@ -150,25 +153,31 @@ class MatchingHandler:
         if not event.type.startswith(_TYPE_PREFIX.get(record.topic, "?")):
             raise PoisonMessage("unknown_type", f"{event.type} on {record.topic}")
         try:
-            return Incoming(event.id, event.time, record.partition, parse(event.type, event.data))
+            market_event = parse(event.type, event.data)
         except UnknownEventType as exc:
             raise PoisonMessage("unknown_type", event.type) from exc
+        return Incoming(
+            event.id, event.time, market_event, record.topic, record.partition, record.offset
+        )
 
     async def __call__(self, batch: Sequence[Incoming]) -> list[str]:
         async with self.lock:
             return await self._handle(batch)
 
     async def _handle(self, batch: Sequence[Incoming]) -> list[str]:
-        ids = [f"{CONSUMER}:{item.event_id}" for item in batch]
-        seen = {doc["_id"] for doc in await self._db[INBOX].find({"_id": {"$in": ids}}).to_list()}
+        read = await store.positions(
+            self._db, {store.position_key(i.topic, i.partition) for i in batch}
+        )
+        reached = dict(read)
         changes: dict[str, Change] = {}
         outcomes: list[str] = []
         try:
-            for key, item in zip(ids, batch, strict=True):
-                if key in seen:  # redelivered: its effect is already committed
+            for item in batch:
+                key = store.position_key(item.topic, item.partition)
+                if item.offset <= reached.get(key, -1):  # redelivered: its effect is committed
                     outcomes.append("duplicate")
                     continue
-                seen.add(key)
+                reached[key] = item.offset
                 market = await self.cache.get(item.market_event.service_type, item.partition)
                 outcome = market.apply(item.market_event, item.time)
                 merged = changes.setdefault(
@@ -176,10 +185,8 @@ class MatchingHandler:
                 )[1]
                 merged.merge(outcome)
                 outcomes.append("processed")
-            new_ids = [
-                key for key, label in zip(ids, outcomes, strict=True) if label == "processed"
-            ]
-            await self._commit(new_ids, list(changes.values()))
+            moved = {key: offset for key, offset in reached.items() if read.get(key) != offset}
+            await self._commit(store.Positions(read, moved), list(changes.values()))
         except Exception:
             for service_type in changes:  # the cache may be ahead of the database now
                 self.cache.drop(service_type)
@@ -202,7 +209,7 @@ class MatchingHandler:
                         changes.append((market, outcome, partition))
                 if changes and generation != self.cache.generation:
                     raise RuntimeError("partitions moved during the expiry sweep")
-                await self._commit([], changes)
+                await self._commit(store.Positions({}, {}), changes)
             except Exception:
                 for market, _, _ in changes:
                     self.cache.drop(market.service_type)
@@ -218,10 +225,10 @@ class MatchingHandler:
             await self.cache.get(service_type, partition)
         self.cache.to_load = False
 
-    async def _commit(self, new_ids: list[str], changes: list[Change]) -> None:
-        if not new_ids and not any(outcome.changed for _, outcome, _ in changes):
+    async def _commit(self, positions: store.Positions, changes: list[Change]) -> None:
+        if not positions.moved and not any(outcome.changed for _, outcome, _ in changes):
             return
-        await in_transaction(self._client, self._persist(new_ids, changes))
+        await in_transaction(self._client, self._persist(positions, changes))
         for market, _, _ in changes:
             market.saved()  # closed records are in the database now: out of memory
         if any(outcome.decisions for _, outcome, _ in changes):
@@ -229,27 +236,20 @@ class MatchingHandler:
         for market, outcome, _ in changes:
             self._observe(market, outcome)
 
-    def _persist(self, new_ids: list[str], changes: list[Change]) -> Any:
+    def _persist(self, positions: store.Positions, changes: list[Change]) -> Any:
         messages = [match_message(d) for _, outcome, _ in changes for d in outcome.decisions]
         batch = store.writes(
+            positions,
             [
                 store.Changed(market, outcome, partition, self.cache.epoch_of(market.service_type))
                 for market, outcome, partition in changes
-            ]
+            ],
         )
 
         async def work(session: Session) -> None:
             # Only database writes of values computed above: with_transaction may rerun it.
-            if new_ids:
-                if await self._db[INBOX].find_one({"_id": {"$in": new_ids}}, session=session):
-                    # Another member processed some of these meanwhile (a rebalance): retry.
-                    raise store.MarketMoved("events already processed by another consumer")
-                now = datetime.now(UTC)
-                await self._db[INBOX].insert_many(
-                    [{"_id": key, "at": now} for key in new_ids], session=session
-                )
             await store.save(self._db, session, batch)
-            await add_to_outbox(self._db, session, messages)
+            await add_batch_to_outbox(self._db, session, messages)
 
         return work
 
