@@ -8,17 +8,18 @@ market's epoch in `markets`), and every transaction that saves it checks that ep
 its own (and bumps the market's version, so two writers conflict). A member that lost the
 partition to another, which claimed after it, can never commit: it gets `MarketMoved`.
 
-What was consumed is kept as the position reached in each topic partition (`positions`,
-the last offset handled), written in the same transaction: an event at or before it was
-handled. The transaction checks the positions are still those the batch started from, so
-two members can never both commit the same events."""
+What was consumed is kept as the position reached in each topic partition (the last offset
+handled, in `markets` too), written in the same transaction: an event at or before it was
+handled. A position moves only from where the batch found it, so two members can never
+both commit the same events; the fences and the positions are one round trip."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import Answer, MatchState, NotFoundReason
@@ -33,7 +34,6 @@ MARKETS = "markets"
 OFFERS = "offers"
 DEMANDS = "demands"
 MATCHES = "matches"
-POSITIONS = "positions"
 _LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
@@ -97,21 +97,23 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
 
 
 def position_key(topic: str, partition: int) -> str:
-    return f"{topic}:{partition}"
+    """The id of a topic partition's position (kept in `markets`, fenced with them)."""
+    return f"position:{topic}:{partition}"
 
 
 async def positions(db: Database, keys: set[str], session: Session | None = None) -> dict[str, int]:
     """The last offset handled in each of these topic partitions (absent: none yet)."""
     if not keys:
         return {}
-    docs = await db[POSITIONS].find({"_id": {"$in": sorted(keys)}}, session=session).to_list()
+    docs = await db[MARKETS].find({"_id": {"$in": sorted(keys)}}, session=session).to_list()
     return {doc["_id"]: int(doc["offset"]) for doc in docs}
 
 
 async def events_handled(db: Database) -> int:
     """How many events the positions cover (offsets from 0, all handled): for tests and the
     bench, whose topics start empty."""
-    return sum(int(doc["offset"]) + 1 for doc in await db[POSITIONS].find().to_list())
+    found = await db[MARKETS].find({"offset": {"$exists": True}}).to_list()
+    return sum(int(doc["offset"]) + 1 for doc in found)
 
 
 @dataclass(frozen=True)
@@ -157,31 +159,26 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
     ours (its epoch unchanged) and no one handled its events meanwhile (the positions it
     started from unchanged); else raise MarketMoved, which aborts the transaction. One
     round trip per collection, whatever the number of markets."""
-    moved = batch.positions.moved
-    if moved:
-        if await positions(db, set(moved), session) != {
-            key: offset for key, offset in batch.positions.read.items() if key in moved
-        }:
-            # Another member handled some of these meanwhile (a rebalance): retry.
-            raise MarketMoved("events already handled by another consumer")
-        await db[POSITIONS].bulk_write(
-            [
-                UpdateOne({"_id": key}, {"$set": {"offset": offset}}, upsert=True)
-                for key, offset in sorted(moved.items())
-            ],
-            session=session,
-        )
-    if batch.fences:
-        fence = await db[MARKETS].bulk_write(
-            [
-                UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
-                for service_type, epoch in batch.fences
-            ],
-            ordered=False,
-            session=session,
-        )
-        if fence.matched_count != len(batch.fences):
-            raise MarketMoved("a market was claimed by another member")
+    fences = [
+        UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
+        for service_type, epoch in batch.fences
+    ]
+    read, moved = batch.positions.read, batch.positions.moved
+    # A position moves only from where this batch found it: another member that handled
+    # some of these events meanwhile (a rebalance) made it move, or inserted it.
+    steps: list[UpdateOne | InsertOne[Document]] = [
+        UpdateOne({"_id": key, "offset": read[key]}, {"$set": {"offset": offset}})
+        if key in read
+        else InsertOne({"_id": key, "offset": offset})
+        for key, offset in sorted(moved.items())
+    ]
+    if fences or steps:
+        try:
+            done = await db[MARKETS].bulk_write([*fences, *steps], session=session)
+        except BulkWriteError as exc:  # a position inserted by another member
+            raise MarketMoved("these events were handled by another member") from exc
+        if done.matched_count != len(fences) + sum(1 for key in moved if key in read):
+            raise MarketMoved("a market or these events were taken by another member")
     for collection, docs in batch.docs.items():
         if docs:
             await db[collection].bulk_write(
@@ -221,14 +218,14 @@ def _demand_doc(record: DemandRecord) -> Document:
         "not_found_answers": record.not_found_answers,
         "proposals": record.proposals,
         "excluded": sorted(record.excluded),
-        "data": record.demand.data,
+        "raw": record.demand.raw,  # compact JSON: a nested document costs far more to write
     }
 
 
 def _demand_record(doc: dict[str, Any]) -> DemandRecord:
     submitted_at: datetime = doc["submitted_at"]
     return DemandRecord(
-        demand=Demand.from_event(DemandEventData.model_validate(doc["data"])),
+        demand=_demand(doc, "raw", "data"),
         state=DemandState(doc["state"]),
         seq=doc["seq"],
         submitted_at=submitted_at,
@@ -257,8 +254,8 @@ def _match_doc(match: Match, partition: int | None) -> Document:
         "expires_at": match.expires_at,
         "requester_answer": match.requester_answer,
         "provider_answer": match.provider_answer,
-        "offer": match.offer.data,  # as proposed
-        "demand": match.demand.data,
+        "offer_raw": match.offer.raw,  # as proposed, compact JSON
+        "demand_raw": match.demand.raw,
     }
 
 
@@ -268,8 +265,8 @@ def _match(doc: dict[str, Any]) -> Match:
     }
     return Match(
         match_id=doc["_id"],
-        demand=Demand.from_event(DemandEventData.model_validate(doc["demand"])),
-        offer=Offer.from_event(OfferEventData.model_validate(doc["offer"])),
+        demand=_demand(doc, "demand_raw", "demand"),
+        offer=_offer(doc, "offer_raw", "offer"),
         seats=doc["seats"],
         score=doc["score"],
         reasons=doc["reasons"],
@@ -279,3 +276,18 @@ def _match(doc: dict[str, Any]) -> Match:
         expires_at=doc["expires_at"],
         **answers,
     )
+
+
+def _demand(doc: dict[str, Any], raw: str, data: str) -> Demand:
+    """The demand a document keeps as compact JSON (`raw`), or as a document (`data`: as
+    written before payloads were kept as JSON)."""
+    if raw in doc:
+        return Demand.from_event(DemandEventData.model_validate_json(doc[raw]))
+    return Demand.from_event(DemandEventData.model_validate(doc[data]))
+
+
+def _offer(doc: dict[str, Any], raw: str, data: str) -> Offer:
+    """The offer a document keeps as compact JSON (`raw`), or as a document (`data`)."""
+    if raw in doc:
+        return Offer.from_event(OfferEventData.model_validate_json(doc[raw]))
+    return Offer.from_event(OfferEventData.model_validate(doc[data]))

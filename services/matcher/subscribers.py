@@ -17,6 +17,7 @@ over. Should a member that lost a partition still try to commit (say it was paus
 the rebalance), the market's epoch fences it off (store.claim / store.save)."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from services.matcher.metrics import observe
 log = logging.getLogger("concilia.matcher")
 
 CONSUMER = "matcher"
+CHUNK = 250  # events per transaction within a batch: the next chunk is decided meanwhile
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
 Change = tuple[Market, Outcome, int | None]  # a market, what changed, its partition
@@ -165,32 +167,53 @@ class MatchingHandler:
             return await self._handle(batch)
 
     async def _handle(self, batch: Sequence[Incoming]) -> list[str]:
+        """Decide the batch in chunks, each persisted in its own transaction while the next
+        is decided: the matcher's CPU and the database's overlap. The batch is acknowledged
+        (its offsets committed) only after its last chunk is; a failure drops the markets it
+        touched and redelivers it, and the positions skip whatever chunks were committed."""
         read = await store.positions(
             self._db, {store.position_key(i.topic, i.partition) for i in batch}
         )
         reached = dict(read)
-        changes: dict[str, Change] = {}
+        touched: dict[str, Market] = {}
         outcomes: list[str] = []
+        committing: asyncio.Task[None] | None = None
         try:
-            for item in batch:
-                key = store.position_key(item.topic, item.partition)
-                if item.offset <= reached.get(key, -1):  # redelivered: its effect is committed
-                    outcomes.append("duplicate")
-                    continue
-                reached[key] = item.offset
-                market = await self.cache.get(item.market_event.service_type, item.partition)
-                outcome = market.apply(item.market_event, item.time)
-                merged = changes.setdefault(
-                    market.service_type, (market, Outcome(), item.partition)
-                )[1]
-                merged.merge(outcome)
-                outcomes.append("processed")
-            moved = {key: offset for key, offset in reached.items() if read.get(key) != offset}
-            await self._commit(store.Positions(read, moved), list(changes.values()))
-        except Exception:
-            for service_type in changes:  # the cache may be ahead of the database now
+            for start in range(0, len(batch), CHUNK):
+                before = dict(reached)
+                changes: dict[str, Change] = {}
+                for item in batch[start : start + CHUNK]:
+                    key = store.position_key(item.topic, item.partition)
+                    if item.offset <= reached.get(key, -1):  # redelivered: already committed
+                        outcomes.append("duplicate")
+                        continue
+                    reached[key] = item.offset
+                    market = await self.cache.get(item.market_event.service_type, item.partition)
+                    touched[market.service_type] = market
+                    outcome = market.apply(item.market_event, item.time)
+                    changes.setdefault(market.service_type, (market, Outcome(), item.partition))[
+                        1
+                    ].merge(outcome)
+                    outcomes.append("processed")
+                    await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
+                moved = {
+                    key: offset for key, offset in reached.items() if before.get(key) != offset
+                }
+                work = self._persist(store.Positions(before, moved), list(changes.values()))
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(work, list(changes.values())))
+            if committing is not None:
+                await committing
+        except BaseException:
+            if committing is not None and not committing.done():
+                with contextlib.suppress(BaseException):
+                    await committing  # never leave a transaction running behind a retry
+            for service_type in touched:  # the cache may be ahead of the database now
                 self.cache.drop(service_type)
             raise
+        for market in touched.values():
+            market.saved()  # closed records are in the database now: out of memory
         return outcomes
 
     async def expire_due(self, now: datetime) -> int:
@@ -209,11 +232,13 @@ class MatchingHandler:
                         changes.append((market, outcome, partition))
                 if changes and generation != self.cache.generation:
                     raise RuntimeError("partitions moved during the expiry sweep")
-                await self._commit(store.Positions({}, {}), changes)
+                await self._commit(self._persist(store.Positions({}, {}), changes), changes)
             except Exception:
                 for market, _, _ in changes:
                     self.cache.drop(market.service_type)
                 raise
+            for market, _, _ in changes:
+                market.saved()
             return sum(len(outcome.decisions) for _, outcome, _ in changes)
 
     async def _load_owned(self) -> None:
@@ -225,18 +250,21 @@ class MatchingHandler:
             await self.cache.get(service_type, partition)
         self.cache.to_load = False
 
-    async def _commit(self, positions: store.Positions, changes: list[Change]) -> None:
-        if not positions.moved and not any(outcome.changed for _, outcome, _ in changes):
+    async def _commit(self, work: Any, changes: list[Change]) -> None:
+        """Run a transaction `_persist` prepared (none if nothing changed)."""
+        if work is None:
             return
-        await in_transaction(self._client, self._persist(positions, changes))
-        for market, _, _ in changes:
-            market.saved()  # closed records are in the database now: out of memory
+        await in_transaction(self._client, work)
         if any(outcome.decisions for _, outcome, _ in changes):
             self._relay.notify()
         for market, outcome, _ in changes:
             self._observe(market, outcome)
 
     def _persist(self, positions: store.Positions, changes: list[Change]) -> Any:
+        """The transaction of these changes, its documents and messages worked out now
+        (the records may change again before it runs); None if nothing changed."""
+        if not positions.moved and not any(outcome.changed for _, outcome, _ in changes):
+            return None
         messages = [match_message(d) for _, outcome, _ in changes for d in outcome.decisions]
         batch = store.writes(
             positions,
