@@ -14,10 +14,11 @@ handled. A position moves only from where the batch found it, so two members can
 both commit the same events; the fences and the positions are one round trip."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
@@ -34,6 +35,12 @@ MARKETS = "markets"
 OFFERS = "offers"
 DEMANDS = "demands"
 MATCHES = "matches"
+# A waiting demand answered again with a new reason changes nothing else of it: instead of
+# its whole document, a transaction writes one document per market listing such demands with
+# their reason and answer count; loading applies the highest count. After FOLD_AT of them a
+# transaction writes those demands in full and deletes the market's list.
+REASONS = "reasons"
+FOLD_AT = 50
 _LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
@@ -42,6 +49,7 @@ async def ensure_indexes(db: Database) -> None:
     await db[DEMANDS].create_index([("service_type", 1), ("seq", 1)])
     await db[MATCHES].create_index([("service_type", 1), ("state", 1)])
     await db[MATCHES].create_index([("state", 1), ("partition", 1)])
+    await db[REASONS].create_index("service_type")
 
 
 class MarketMoved(ConnectionError):
@@ -62,24 +70,52 @@ async def claim(db: Database, service_type: str) -> int:
     return int(doc["epoch"])
 
 
-async def load_market(db: Database, service_type: str, answer_ttl: timedelta) -> Market:
+@dataclass
+class Logged:
+    """A market's reason documents not folded yet: how many, and the demands they name."""
+
+    documents: int = 0
+    demands: set[str] = field(default_factory=set)
+
+
+async def load_market(
+    db: Database, service_type: str, answer_ttl: timedelta
+) -> tuple[Market, Logged]:
     """The market of one service type as last committed, with its live matches."""
     offers = await db[OFFERS].find({"service_type": service_type}).to_list()
     held = {"service_type": service_type, "state": {"$ne": str(DemandState.CLOSED)}}
-    demands = await db[DEMANDS].find(held).sort("seq", 1).to_list()
+    demands = [_demand_record(doc) for doc in await db[DEMANDS].find(held).sort("seq", 1).to_list()]
+    logged = await _apply_reasons(db, service_type, demands)
     # Closed demands stay in the database: only their version and order are loaded.
     closed = {"service_type": service_type, "state": str(DemandState.CLOSED)}
     tombstones = await db[DEMANDS].find(closed, {"version": 1, "seq": 1}).to_list()
     live = {"service_type": service_type, "state": {"$in": _LIVE}}
     matches = await db[MATCHES].find(live).sort("seq", 1).to_list()
-    return Market(
+    market = Market(
         service_type,
         offers=[_offer_record(doc) for doc in offers],
-        demands=[_demand_record(doc) for doc in demands],
+        demands=demands,
         closed=[(doc["_id"], doc["version"], doc["seq"]) for doc in tombstones],
         matches=[_match(doc) for doc in matches],
         answer_ttl=answer_ttl,
     )
+    return market, logged
+
+
+async def _apply_reasons(db: Database, service_type: str, demands: list[DemandRecord]) -> Logged:
+    """Give each demand the reason of its latest answer (the highest count wins, whether in
+    its document or in a reason document)."""
+    docs = await db[REASONS].find({"service_type": service_type}).to_list()
+    by_id = {record.demand.id: record for record in demands}
+    logged = Logged(len(docs))
+    for doc in docs:
+        for demand_id, reason, answers in doc["answers"]:
+            logged.demands.add(demand_id)
+            record = by_id.get(demand_id)
+            if record is not None and answers > record.not_found_answers:
+                record.waiting_reason = NotFoundReason(reason)
+                record.not_found_answers = answers
+    return logged
 
 
 async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tuple[str, int]]:
@@ -126,12 +162,14 @@ class Positions:
 
 @dataclass(frozen=True)
 class Changed:
-    """What one market's events changed, the partition they came from and our epoch."""
+    """What one market's events changed, the partition they came from, our epoch, and the
+    market's reason documents (updated as the writes are worked out)."""
 
     market: Market
     outcome: Outcome
     partition: int | None
     epoch: int
+    logged: Logged
 
 
 @dataclass(frozen=True)
@@ -141,17 +179,31 @@ class Writes:
     positions: Positions
     fences: list[tuple[str, int]]
     docs: dict[str, list[Document]]
+    folded: list[str]  # the markets whose reason documents go
 
 
 def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
     """Every record the changes touched, as documents, and the epochs to check."""
-    docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: []}
+    docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: [], REASONS: []}
+    folded: list[str] = []
     for change in changes:
-        market, outcome = change.market, change.outcome
+        market, outcome, logged = change.market, change.outcome, change.logged
+        full = set(outcome.demands)
+        again = outcome.reasons - outcome.demands
+        if again and logged.documents + 1 >= FOLD_AT:
+            full |= again | {d for d in logged.demands if d in market.demands}
+            again = set()
+            logged.documents, logged.demands = 0, set()
+            folded.append(market.service_type)
         docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
-        docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)]
+        docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(full)]
         docs[MATCHES] += [_match_doc(m, change.partition) for m in outcome.matches.values()]
-    return Writes(positions, [(c.market.service_type, c.epoch) for c in changes], docs)
+        if again:
+            docs[REASONS].append(_reasons_doc(market, sorted(again)))
+            logged.documents += 1
+            logged.demands |= again
+    fences = [(c.market.service_type, c.epoch) for c in changes]
+    return Writes(positions, fences, docs, folded)
 
 
 async def save(db: Database, session: Session, batch: Writes) -> None:
@@ -179,8 +231,12 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
             raise MarketMoved("these events were handled by another member") from exc
         if done.matched_count != len(fences) + sum(1 for key in moved if key in read):
             raise MarketMoved("a market or these events were taken by another member")
+    if batch.folded:
+        await db[REASONS].delete_many({"service_type": {"$in": batch.folded}}, session=session)
+    if batch.docs[REASONS]:
+        await db[REASONS].insert_many(batch.docs[REASONS], session=session)
     for collection, docs in batch.docs.items():
-        if docs:
+        if docs and collection != REASONS:
             await db[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs],
                 ordered=True,
@@ -197,6 +253,15 @@ def _offer_doc(record: OfferRecord) -> Document:
         "reserved": record.reserved,
         "data": record.offer.data,
     }
+
+
+def _reasons_doc(market: Market, demand_ids: list[str]) -> Document:
+    answers = [
+        [demand_id, str(record.waiting_reason), record.not_found_answers]
+        for demand_id in demand_ids
+        for record in [market.demand_record(demand_id)]
+    ]
+    return {"_id": ObjectId(), "service_type": market.service_type, "answers": answers}
 
 
 def _offer_record(doc: dict[str, Any]) -> OfferRecord:

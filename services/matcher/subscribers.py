@@ -58,6 +58,7 @@ class MarketCache:
         self._answer_ttl = answer_ttl
         self._markets: dict[str, Market] = {}
         self._epochs: dict[str, int] = {}
+        self._logged: dict[str, store.Logged] = {}
         self._partitions: dict[str, int | None] = {}
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
@@ -67,15 +68,19 @@ class MarketCache:
     async def get(self, service_type: str, partition: int | None = None) -> Market:
         if service_type not in self._markets:
             epoch = await store.claim(self._db, service_type)  # before loading: fences others
-            market = await store.load_market(self._db, service_type, self._answer_ttl)
+            market, logged = await store.load_market(self._db, service_type, self._answer_ttl)
             self._markets[service_type] = market
             self._epochs[service_type] = epoch
+            self._logged[service_type] = logged
         if partition is not None:
             self._partitions[service_type] = partition
         return self._markets[service_type]
 
     def epoch_of(self, service_type: str) -> int:
         return self._epochs[service_type]
+
+    def logged_of(self, service_type: str) -> store.Logged:
+        return self._logged[service_type]
 
     def partition_of(self, service_type: str) -> int | None:
         return self._partitions.get(service_type)
@@ -85,9 +90,11 @@ class MarketCache:
 
     def drop(self, service_type: str) -> None:
         self._markets.pop(service_type, None)
+        self._logged.pop(service_type, None)
 
     def clear(self) -> None:
         self._markets.clear()
+        self._logged.clear()
         self._partitions.clear()
         self.generation += 1
 
@@ -269,7 +276,13 @@ class MatchingHandler:
         batch = store.writes(
             positions,
             [
-                store.Changed(market, outcome, partition, self.cache.epoch_of(market.service_type))
+                store.Changed(
+                    market,
+                    outcome,
+                    partition,
+                    self.cache.epoch_of(market.service_type),
+                    self.cache.logged_of(market.service_type),
+                )
                 for market, outcome, partition in changes
             ],
         )
