@@ -59,6 +59,9 @@ class MarketCache:
         self._markets: dict[str, Market] = {}
         self._epochs: dict[str, int] = {}
         self._logged: dict[str, store.Logged] = {}
+        # Positions as last read or committed (None: none yet); a stale one only makes a
+        # transaction fail (positions move only from where it found them) and be retried.
+        self.positions: dict[str, int | None] = {}
         self._partitions: dict[str, int | None] = {}
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
@@ -95,6 +98,7 @@ class MarketCache:
     def clear(self) -> None:
         self._markets.clear()
         self._logged.clear()
+        self.positions.clear()
         self._partitions.clear()
         self.generation += 1
 
@@ -178,10 +182,7 @@ class MatchingHandler:
         is decided: the matcher's CPU and the database's overlap. The batch is acknowledged
         (its offsets committed) only after its last chunk is; a failure drops the markets it
         touched and redelivers it, and the positions skip whatever chunks were committed."""
-        read = await store.positions(
-            self._db, {store.position_key(i.topic, i.partition) for i in batch}
-        )
-        reached = dict(read)
+        reached = await self._positions({store.position_key(i.topic, i.partition) for i in batch})
         touched: dict[str, Market] = {}
         outcomes: list[str] = []
         committing: asyncio.Task[None] | None = None
@@ -209,7 +210,7 @@ class MatchingHandler:
                 work = self._persist(store.Positions(before, moved), list(changes.values()))
                 if committing is not None:
                     await committing
-                committing = asyncio.create_task(self._commit(work, list(changes.values())))
+                committing = asyncio.create_task(self._commit(work, list(changes.values()), moved))
             if committing is not None:
                 await committing
         except BaseException:
@@ -218,6 +219,7 @@ class MatchingHandler:
                     await committing  # never leave a transaction running behind a retry
             for service_type in touched:  # the cache may be ahead of the database now
                 self.cache.drop(service_type)
+            self.cache.positions.clear()
             raise
         for market in touched.values():
             market.saved()  # closed records are in the database now: out of memory
@@ -257,11 +259,22 @@ class MatchingHandler:
             await self.cache.get(service_type, partition)
         self.cache.to_load = False
 
-    async def _commit(self, work: Any, changes: list[Change]) -> None:
+    async def _positions(self, keys: set[str]) -> dict[str, int]:
+        """Where these topic partitions were left (read once, then kept as committed)."""
+        unknown = keys - self.cache.positions.keys()
+        if unknown:
+            found = await store.positions(self._db, unknown)
+            self.cache.positions.update({key: found.get(key) for key in unknown})
+        return {key: p for key in keys if (p := self.cache.positions[key]) is not None}
+
+    async def _commit(
+        self, work: Any, changes: list[Change], moved: dict[str, int] | None = None
+    ) -> None:
         """Run a transaction `_persist` prepared (none if nothing changed)."""
         if work is None:
             return
         await in_transaction(self._client, work)
+        self.cache.positions.update(moved or {})
         if any(outcome.decisions for _, outcome, _ in changes):
             self._relay.notify()
         for market, outcome, _ in changes:
