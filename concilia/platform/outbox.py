@@ -351,7 +351,7 @@ class OutboxRelay:
             OUTBOX_PARKED.labels(self._service).inc()
             log.error(
                 "outbox row parked: Kafka refuses it",
-                extra={"row": str(doc["_id"]), "topic": doc["topic"], "error": repr(error)},
+                extra={"row": str(doc["_id"]), "topic": doc.get("topic"), "error": repr(error)},
             )
         await self._db[OUTBOX].update_one({"_id": doc["_id"]}, {"$set": update})
 
