@@ -44,7 +44,12 @@ def create_app(
     db = client[settings.database]
     broker = broker or make_broker(settings.kafka_bootstrap_servers, CONSUMER)
     relay = relay or OutboxRelay(
-        db, settings.kafka_bootstrap_servers, CONSUMER, poll_seconds=settings.outbox_poll_seconds
+        db,
+        settings.kafka_bootstrap_servers,
+        CONSUMER,
+        poll_seconds=settings.outbox_poll_seconds,
+        # Each row holds a transaction's messages (up to CHUNK): a few rows are a batch.
+        batch_size=4,
     )
     cache = MarketCache(db, timedelta(seconds=settings.match_answer_ttl_seconds))
     handler = MatchingHandler(client, db, relay, cache)
