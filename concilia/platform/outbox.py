@@ -10,7 +10,13 @@ the record's version: the relay publishes an aggregate's rows in version order, 
 commit order (changes of one record conflict), even when the `_id`s, made by several
 processes, are not. A row Kafka refuses for good (too large, malformed) is parked after
 `max_attempts` attempts, counted in concilia_outbox_parked_total, and no longer blocks
-the rows behind it; an outage (broker unreachable) is retried forever and never parks."""
+the rows behind it; an outage (broker unreachable) is retried forever and never parks.
+
+A consumer that commits many events per transaction stages them as ONE batch row
+(`add_batch_to_outbox`: its messages in order, published together, marked once): in
+SecantusDB the insert and the mark of a row, with their index entries, cost far more than
+the message itself. A batch row is done once Kafka took all its messages; after a refusal
+only the messages not yet taken are sent again, and parking it parks only those."""
 
 import asyncio
 import contextlib
@@ -37,7 +43,14 @@ from concilia.platform.metrics import (
 )
 from concilia.platform.mongo import Database, Session
 
-__all__ = ["OUTBOX", "OutboxRelay", "OutgoingMessage", "add_to_outbox", "ensure_outbox_indexes"]
+__all__ = [
+    "OUTBOX",
+    "OutboxRelay",
+    "OutgoingMessage",
+    "add_batch_to_outbox",
+    "add_to_outbox",
+    "ensure_outbox_indexes",
+]
 
 log = logging.getLogger("concilia.outbox")
 OUTBOX = "outbox"
@@ -72,6 +85,47 @@ async def add_to_outbox(
         session=session,
         ordered=True,
     )
+
+
+async def add_batch_to_outbox(
+    db: Database, session: Session, messages: list[OutgoingMessage]
+) -> None:
+    """Stage messages inside the caller's transaction as one batch row, published in order
+    (for a consumer whose messages are ordered by its transactions, not by record versions)."""
+    if not messages:
+        return
+    row_id = ObjectId()
+    await db[OUTBOX].insert_one(
+        {
+            "_id": row_id,
+            "type": "batch",
+            "messages": [
+                {
+                    "topic": m.topic,
+                    "key": m.key,
+                    "type": m.event_type,
+                    "value": m.event.to_bytes() if m.event else None,
+                }
+                for m in messages
+            ],
+            "taken": [],  # indexes of the messages Kafka took (after a partial refusal)
+            "aggregate": f"batch:{row_id}",
+            "version": None,
+            "attempts": 0,
+            "created_at": datetime.now(UTC),
+            "published_at": None,
+        },
+        session=session,
+    )
+
+
+def _to_send(row: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The messages of a row still to send, by index: the row itself, or those of a batch
+    row Kafka has not taken yet."""
+    if "messages" not in row:
+        return [(0, row)]
+    taken = set(row.get("taken") or ())
+    return [(n, m) for n, m in enumerate(row["messages"]) if n not in taken]
 
 
 # Published messages are kept a week for inspection, then MongoDB's TTL monitor drops them
@@ -149,6 +203,7 @@ class OutboxRelay:
         OUTBOX_PARKED.labels(service)  # exported at 0, so an alert sees the first one
         self.last_error: str | None = None
         self._failing_since: float | None = None
+        self._held_until = 0.0  # monotonic: our lease runs at least until then
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged messages)."""
@@ -176,7 +231,11 @@ class OutboxRelay:
             raise RuntimeError(f"the outbox relay keeps failing: {self.last_error}")
 
     async def holds_lease(self) -> bool:
-        """Take or renew the lease on this database's outbox; False while another holds it."""
+        """Take or renew the lease on this database's outbox; False while another holds it.
+        A lease with more than half its time left is not renewed (one write less per batch)."""
+        if time.monotonic() < self._held_until - self._lease / 2:
+            return True
+        started = time.monotonic()
         now = datetime.now(UTC)
         try:
             held = await self._db[OUTBOX_LEASE].find_one_and_update(
@@ -186,7 +245,9 @@ class OutboxRelay:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:  # another relay's lease is live
+            self._held_until = 0.0
             return False
+        self._held_until = started + self._lease if held is not None else 0.0
         return held is not None
 
     async def _run(self) -> None:
@@ -221,37 +282,42 @@ class OutboxRelay:
         if not batch:
             return 0
         producer = await self._ensure_producer()
-        sent: list[Any] = []
-        for doc in batch:
-            try:
-                sent.append(
-                    await producer.send(
-                        doc["topic"],
-                        value=doc["value"],
-                        key=doc["key"].encode(),
-                        headers=cloudevents_headers(doc["value"]),
+        sent: list[tuple[int, int, dict[str, Any], Any]] = []  # row, index, message, future
+        for row, doc in enumerate(batch):
+            for n, message in _to_send(doc):
+                try:
+                    future = await producer.send(
+                        message["topic"],
+                        value=message["value"],
+                        key=message["key"].encode(),
+                        headers=cloudevents_headers(message["value"]),
                     )
-                )
-            except Exception as exc:  # refused before sending: too large, bad row
-                if is_outage(exc):
-                    raise
-                sent.append(exc)
-        results = await asyncio.gather(*(_settled(f) for f in sent), return_exceptions=True)
-        done = [doc for doc, r in zip(batch, results, strict=True) if r is None]
+                except Exception as exc:  # refused before sending: too large, bad row
+                    if is_outage(exc):
+                        raise
+                    future = exc
+                sent.append((row, n, message, future))
+        results = await asyncio.gather(*(_settled(s[3]) for s in sent), return_exceptions=True)
+        taken: dict[int, list[int]] = {}
+        refused: dict[int, list[BaseException]] = {}
+        for (row, n, message, _), result in zip(sent, results, strict=True):
+            if result is None:
+                taken.setdefault(row, []).append(n)
+                EVENTS_PUBLISHED.labels(self._service, message["topic"], message["type"]).inc()
+            else:
+                refused.setdefault(row, []).append(result)
+        done = [doc for row, doc in enumerate(batch) if row not in refused]
         if done:
             failpoint("outbox.after_publish")
             await self._db[OUTBOX].update_many(
                 {"_id": {"$in": [doc["_id"] for doc in done]}},
                 {"$set": {"published_at": datetime.now(UTC)}},
             )
-        for doc in done:
-            EVENTS_PUBLISHED.labels(self._service, doc["topic"], doc["type"]).inc()
-        failed = [(doc, r) for doc, r in zip(batch, results, strict=True) if r is not None]
-        outage = next((r for _, r in failed if is_outage(r)), None)
+        outage = next((e for errors in refused.values() for e in errors if is_outage(e)), None)
         if outage is not None:
             raise outage
-        for doc, error in failed:
-            await self._failed(doc, error)
+        for row, errors in refused.items():
+            await self._failed(batch[row], errors[0], taken.get(row, []))
         return len(done)
 
     async def _next_batch(self) -> list[dict[str, Any]]:
@@ -277,15 +343,17 @@ class OutboxRelay:
             )
         return in_commit_order(rows)
 
-    async def _failed(self, doc: dict[str, Any], error: BaseException) -> None:
+    async def _failed(self, doc: dict[str, Any], error: BaseException, taken: list[int]) -> None:
         attempts = int(doc.get("attempts") or 0) + 1
         update: dict[str, Any] = {"attempts": attempts, "last_error": repr(error)[:500]}
+        if "messages" in doc:  # a batch row: the messages Kafka took are not sent again
+            update["taken"] = sorted({*(doc.get("taken") or ()), *taken})
         if attempts >= self._max_attempts:
             update["parked_at"] = datetime.now(UTC)
             OUTBOX_PARKED.labels(self._service).inc()
             log.error(
                 "outbox row parked: Kafka refuses it",
-                extra={"row": str(doc["_id"]), "topic": doc["topic"], "error": repr(error)},
+                extra={"row": str(doc["_id"]), "topic": doc.get("topic"), "error": repr(error)},
             )
         await self._db[OUTBOX].update_one({"_id": doc["_id"]}, {"$set": update})
 

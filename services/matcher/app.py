@@ -14,7 +14,6 @@ from concilia.contract import topics
 from concilia.contract.envelope import utcnow
 from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.http import create_service_app
-from concilia.platform.inbox import ensure_inbox_indexes
 from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
@@ -45,7 +44,12 @@ def create_app(
     db = client[settings.database]
     broker = broker or make_broker(settings.kafka_bootstrap_servers, CONSUMER)
     relay = relay or OutboxRelay(
-        db, settings.kafka_bootstrap_servers, CONSUMER, poll_seconds=settings.outbox_poll_seconds
+        db,
+        settings.kafka_bootstrap_servers,
+        CONSUMER,
+        poll_seconds=settings.outbox_poll_seconds,
+        # Each row holds a transaction's messages (up to CHUNK): a few rows are a batch.
+        batch_size=4,
     )
     cache = MarketCache(db, timedelta(seconds=settings.match_answer_ttl_seconds))
     handler = MatchingHandler(client, db, relay, cache)
@@ -64,6 +68,9 @@ def create_app(
         service=CONSUMER,
         prepare=handler.prepare,
         handle_batch=handler,
+        # Up to 1,000 events per transaction: its fixed cost (round trips, commit, one outbox
+        # row) is shared by more events when the matcher has fallen behind.
+        max_records=1000,
         # Range keeps partition i of offers and of demands on one member (co-partitioning).
         partition_assignment_strategy=(RangePartitionAssignor,),
         listener=ClearCacheOnRebalance(cache),
@@ -73,7 +80,6 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        await ensure_inbox_indexes(db)
         await relay.start()
         gauges.start()
         try:

@@ -92,10 +92,17 @@ async def waiting(db: Database) -> dict[str, Counter[str]]:
     """The reasons of the waiting demands, by service type."""
     reasons: dict[str, Counter[str]] = {}
     query = {"state": "waiting"}
-    for doc in (
-        await db[store.DEMANDS].find(query, {"service_type": 1, "waiting_reason": 1}).to_list()
-    ):
-        reason = doc.get("waiting_reason") or "unknown"
+    fields = {"service_type": 1, "waiting_reason": 1, "not_found_answers": 1}
+    docs = await db[store.DEMANDS].find(query, fields).to_list()
+    latest = {
+        doc["_id"]: (doc.get("not_found_answers", 0), doc.get("waiting_reason")) for doc in docs
+    }
+    for log in await db[store.REASONS].find().to_list():  # answered again since (store.py)
+        for demand_id, reason, answers in log["answers"]:
+            if demand_id in latest and answers > latest[demand_id][0]:
+                latest[demand_id] = (answers, reason)
+    for doc in docs:
+        reason = latest[doc["_id"]][1] or "unknown"
         reasons.setdefault(doc["service_type"], Counter())[reason] += 1
     return reasons
 

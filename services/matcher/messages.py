@@ -2,7 +2,9 @@
 id = stable_id(match_id, type)): DESIGN §4 and §8. Lifecycle events repeat every field of
 the proposal and add its state."""
 
-from typing import Any
+import json
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent, stable_id
@@ -61,7 +63,7 @@ def _typed_data(decision: Decision) -> tuple[str, MatchEventData]:
 def match_data(match: Match) -> MatchEventData:
     """Every field of the proposal, and the match's state and answers so far."""
     demand, offer = match.demand, match.offer
-    offer_data, demand_data = offer.data, demand.data
+    offer_view, demand_view = _offer_view(offer.raw), _demand_view(demand.raw)
     return MatchEventData(
         match_id=match.match_id,
         offer_id=offer.id,
@@ -70,10 +72,10 @@ def match_data(match: Match) -> MatchEventData:
         score=match.score,
         reasons=match.reasons,
         seats=match.seats,
-        provider_ref=offer_data["provider_ref"],
-        requester_ref=demand_data["requester_ref"],
-        offer=offer_snapshot(offer_data),
-        demand=demand_snapshot(demand_data),
+        provider_ref=offer_view.ref,
+        requester_ref=demand_view.ref,
+        offer=offer_view.snapshot,
+        demand=demand_view.snapshot,
         state=match.state,
         proposed_at=match.proposed_at,
         expires_at=match.expires_at,
@@ -84,7 +86,7 @@ def match_data(match: Match) -> MatchEventData:
 
 def not_found_data(decision: NotFound) -> MatchEventData:
     demand = decision.demand
-    data = demand.data
+    view = _demand_view(demand.raw)
     return MatchEventData(
         match_id=decision.match_id,
         offer_id=None,
@@ -93,10 +95,35 @@ def not_found_data(decision: NotFound) -> MatchEventData:
         score=0,
         reasons=decision.reasons,
         seats=demand.seats,
-        requester_ref=data["requester_ref"],
-        demand=demand_snapshot(data),
+        requester_ref=view.ref,
+        demand=view.snapshot,
         reason=decision.reason,
     )
+
+
+class _OfferView(NamedTuple):
+    ref: str
+    snapshot: OfferSnapshot
+
+
+class _DemandView(NamedTuple):
+    ref: str
+    snapshot: DemandSnapshot
+
+
+# A demand is answered many times (not found, again with another reason, proposed) and an
+# offer proposed to many demands: each payload is parsed and its snapshot checked once.
+# The snapshots are never changed (a message copies them into its own data).
+@lru_cache(maxsize=8192)
+def _offer_view(raw: bytes) -> _OfferView:
+    data = json.loads(raw)
+    return _OfferView(data["provider_ref"], offer_snapshot(data))
+
+
+@lru_cache(maxsize=8192)
+def _demand_view(raw: bytes) -> _DemandView:
+    data = json.loads(raw)
+    return _DemandView(data["requester_ref"], demand_snapshot(data))
 
 
 def offer_snapshot(data: dict[str, Any]) -> OfferSnapshot:

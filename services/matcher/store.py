@@ -6,14 +6,21 @@ by record in the transaction of the events (or the expiry sweep) that changed it
 Writes are fenced by ownership: whoever loads a market first claims it (`claim` bumps the
 market's epoch in `markets`), and every transaction that saves it checks that epoch is still
 its own (and bumps the market's version, so two writers conflict). A member that lost the
-partition to another, which claimed after it, can never commit: it gets `MarketMoved`."""
+partition to another, which claimed after it, can never commit: it gets `MarketMoved`.
+
+What was consumed is kept as the position reached in each topic partition (the last offset
+handled, in `markets` too), written in the same transaction: an event at or before it was
+handled. A position moves only from where the batch found it, so two members can never
+both commit the same events; the fences and the positions are one round trip."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne, ReturnDocument, UpdateOne
+from bson import ObjectId
+from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import Answer, MatchState, NotFoundReason
@@ -28,6 +35,12 @@ MARKETS = "markets"
 OFFERS = "offers"
 DEMANDS = "demands"
 MATCHES = "matches"
+# A waiting demand answered again with a new reason changes nothing else of it: instead of
+# its whole document, a transaction writes one document per market listing such demands with
+# their reason and answer count; loading applies the highest count. After FOLD_AT of them a
+# transaction writes those demands in full and deletes the market's list.
+REASONS = "reasons"
+FOLD_AT = 50
 _LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
@@ -36,6 +49,7 @@ async def ensure_indexes(db: Database) -> None:
     await db[DEMANDS].create_index([("service_type", 1), ("seq", 1)])
     await db[MATCHES].create_index([("service_type", 1), ("state", 1)])
     await db[MATCHES].create_index([("state", 1), ("partition", 1)])
+    await db[REASONS].create_index("service_type")
 
 
 class MarketMoved(ConnectionError):
@@ -56,24 +70,52 @@ async def claim(db: Database, service_type: str) -> int:
     return int(doc["epoch"])
 
 
-async def load_market(db: Database, service_type: str, answer_ttl: timedelta) -> Market:
+@dataclass
+class Logged:
+    """A market's reason documents not folded yet: how many, and the demands they name."""
+
+    documents: int = 0
+    demands: set[str] = field(default_factory=set)
+
+
+async def load_market(
+    db: Database, service_type: str, answer_ttl: timedelta
+) -> tuple[Market, Logged]:
     """The market of one service type as last committed, with its live matches."""
     offers = await db[OFFERS].find({"service_type": service_type}).to_list()
     held = {"service_type": service_type, "state": {"$ne": str(DemandState.CLOSED)}}
-    demands = await db[DEMANDS].find(held).sort("seq", 1).to_list()
+    demands = [_demand_record(doc) for doc in await db[DEMANDS].find(held).sort("seq", 1).to_list()]
+    logged = await _apply_reasons(db, service_type, demands)
     # Closed demands stay in the database: only their version and order are loaded.
     closed = {"service_type": service_type, "state": str(DemandState.CLOSED)}
     tombstones = await db[DEMANDS].find(closed, {"version": 1, "seq": 1}).to_list()
     live = {"service_type": service_type, "state": {"$in": _LIVE}}
     matches = await db[MATCHES].find(live).sort("seq", 1).to_list()
-    return Market(
+    market = Market(
         service_type,
         offers=[_offer_record(doc) for doc in offers],
-        demands=[_demand_record(doc) for doc in demands],
+        demands=demands,
         closed=[(doc["_id"], doc["version"], doc["seq"]) for doc in tombstones],
         matches=[_match(doc) for doc in matches],
         answer_ttl=answer_ttl,
     )
+    return market, logged
+
+
+async def _apply_reasons(db: Database, service_type: str, demands: list[DemandRecord]) -> Logged:
+    """Give each demand the reason of its latest answer (the highest count wins, whether in
+    its document or in a reason document)."""
+    docs = await db[REASONS].find({"service_type": service_type}).to_list()
+    by_id = {record.demand.id: record for record in demands}
+    logged = Logged(len(docs))
+    for doc in docs:
+        for demand_id, reason, answers in doc["answers"]:
+            logged.demands.add(demand_id)
+            record = by_id.get(demand_id)
+            if record is not None and answers > record.not_found_answers:
+                record.waiting_reason = NotFoundReason(reason)
+                record.not_found_answers = answers
+    return logged
 
 
 async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tuple[str, int]]:
@@ -90,52 +132,111 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
     return sorted({(doc["service_type"], int(doc["partition"])) for doc in docs})
 
 
+def position_key(topic: str, partition: int) -> str:
+    """The id of a topic partition's position (kept in `markets`, fenced with them)."""
+    return f"position:{topic}:{partition}"
+
+
+async def positions(db: Database, keys: set[str], session: Session | None = None) -> dict[str, int]:
+    """The last offset handled in each of these topic partitions (absent: none yet)."""
+    if not keys:
+        return {}
+    docs = await db[MARKETS].find({"_id": {"$in": sorted(keys)}}, session=session).to_list()
+    return {doc["_id"]: int(doc["offset"]) for doc in docs}
+
+
+async def events_handled(db: Database) -> int:
+    """How many events the positions cover (offsets from 0, all handled): for tests and the
+    bench, whose topics start empty."""
+    found = await db[MARKETS].find({"offset": {"$exists": True}}).to_list()
+    return sum(int(doc["offset"]) + 1 for doc in found)
+
+
+@dataclass(frozen=True)
+class Positions:
+    """The positions a batch started from (`read`) and those it reached (`moved`)."""
+
+    read: dict[str, int]
+    moved: dict[str, int]
+
+
 @dataclass(frozen=True)
 class Changed:
-    """What one market's events changed, the partition they came from and our epoch."""
+    """What one market's events changed, the partition they came from, our epoch, and the
+    market's reason documents (updated as the writes are worked out)."""
 
     market: Market
     outcome: Outcome
     partition: int | None
     epoch: int
+    logged: Logged
 
 
 @dataclass(frozen=True)
 class Writes:
     """The documents of a batch, worked out before its transaction (which may rerun)."""
 
+    positions: Positions
     fences: list[tuple[str, int]]
     docs: dict[str, list[Document]]
+    folded: list[str]  # the markets whose reason documents go
 
 
-def writes(changes: Sequence[Changed]) -> Writes:
+def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
     """Every record the changes touched, as documents, and the epochs to check."""
-    docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: []}
+    docs: dict[str, list[Document]] = {OFFERS: [], DEMANDS: [], MATCHES: [], REASONS: []}
+    folded: list[str] = []
     for change in changes:
-        market, outcome = change.market, change.outcome
+        market, outcome, logged = change.market, change.outcome, change.logged
+        full = set(outcome.demands)
+        again = outcome.reasons - outcome.demands
+        if again and logged.documents + 1 >= FOLD_AT:
+            full |= again | {d for d in logged.demands if d in market.demands}
+            again = set()
+            logged.documents, logged.demands = 0, set()
+            folded.append(market.service_type)
         docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
-        docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(outcome.demands)]
+        docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(full)]
         docs[MATCHES] += [_match_doc(m, change.partition) for m in outcome.matches.values()]
-    return Writes([(c.market.service_type, c.epoch) for c in changes], docs)
+        if again:
+            docs[REASONS].append(_reasons_doc(market, sorted(again)))
+            logged.documents += 1
+            logged.demands |= again
+    fences = [(c.market.service_type, c.epoch) for c in changes]
+    return Writes(positions, fences, docs, folded)
 
 
 async def save(db: Database, session: Session, batch: Writes) -> None:
     """Write a batch's records inside the caller's transaction, if every market is still
-    ours (its epoch unchanged); else raise MarketMoved, which aborts the transaction. One
+    ours (its epoch unchanged) and no one handled its events meanwhile (the positions it
+    started from unchanged); else raise MarketMoved, which aborts the transaction. One
     round trip per collection, whatever the number of markets."""
-    if batch.fences:
-        fence = await db[MARKETS].bulk_write(
-            [
-                UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
-                for service_type, epoch in batch.fences
-            ],
-            ordered=False,
-            session=session,
-        )
-        if fence.matched_count != len(batch.fences):
-            raise MarketMoved("a market was claimed by another member")
+    fences = [
+        UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
+        for service_type, epoch in batch.fences
+    ]
+    read, moved = batch.positions.read, batch.positions.moved
+    # A position moves only from where this batch found it: another member that handled
+    # some of these events meanwhile (a rebalance) made it move, or inserted it.
+    steps: list[UpdateOne | InsertOne[Document]] = [
+        UpdateOne({"_id": key, "offset": read[key]}, {"$set": {"offset": offset}})
+        if key in read
+        else InsertOne({"_id": key, "offset": offset})
+        for key, offset in sorted(moved.items())
+    ]
+    if fences or steps:
+        try:
+            done = await db[MARKETS].bulk_write([*fences, *steps], session=session)
+        except BulkWriteError as exc:  # a position inserted by another member
+            raise MarketMoved("these events were handled by another member") from exc
+        if done.matched_count != len(fences) + sum(1 for key in moved if key in read):
+            raise MarketMoved("a market or these events were taken by another member")
+    if batch.folded:
+        await db[REASONS].delete_many({"service_type": {"$in": batch.folded}}, session=session)
+    if batch.docs[REASONS]:
+        await db[REASONS].insert_many(batch.docs[REASONS], session=session)
     for collection, docs in batch.docs.items():
-        if docs:
+        if docs and collection != REASONS:
             await db[collection].bulk_write(
                 [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in docs],
                 ordered=True,
@@ -152,6 +253,15 @@ def _offer_doc(record: OfferRecord) -> Document:
         "reserved": record.reserved,
         "data": record.offer.data,
     }
+
+
+def _reasons_doc(market: Market, demand_ids: list[str]) -> Document:
+    answers = [
+        [demand_id, str(record.waiting_reason), record.not_found_answers]
+        for demand_id in demand_ids
+        for record in [market.demand_record(demand_id)]
+    ]
+    return {"_id": ObjectId(), "service_type": market.service_type, "answers": answers}
 
 
 def _offer_record(doc: dict[str, Any]) -> OfferRecord:
@@ -173,14 +283,14 @@ def _demand_doc(record: DemandRecord) -> Document:
         "not_found_answers": record.not_found_answers,
         "proposals": record.proposals,
         "excluded": sorted(record.excluded),
-        "data": record.demand.data,
+        "raw": record.demand.raw,  # compact JSON: a nested document costs far more to write
     }
 
 
 def _demand_record(doc: dict[str, Any]) -> DemandRecord:
     submitted_at: datetime = doc["submitted_at"]
     return DemandRecord(
-        demand=Demand.from_event(DemandEventData.model_validate(doc["data"])),
+        demand=_demand(doc, "raw", "data"),
         state=DemandState(doc["state"]),
         seq=doc["seq"],
         submitted_at=submitted_at,
@@ -209,8 +319,8 @@ def _match_doc(match: Match, partition: int | None) -> Document:
         "expires_at": match.expires_at,
         "requester_answer": match.requester_answer,
         "provider_answer": match.provider_answer,
-        "offer": match.offer.data,  # as proposed
-        "demand": match.demand.data,
+        "offer_raw": match.offer.raw,  # as proposed, compact JSON
+        "demand_raw": match.demand.raw,
     }
 
 
@@ -220,8 +330,8 @@ def _match(doc: dict[str, Any]) -> Match:
     }
     return Match(
         match_id=doc["_id"],
-        demand=Demand.from_event(DemandEventData.model_validate(doc["demand"])),
-        offer=Offer.from_event(OfferEventData.model_validate(doc["offer"])),
+        demand=_demand(doc, "demand_raw", "demand"),
+        offer=_offer(doc, "offer_raw", "offer"),
         seats=doc["seats"],
         score=doc["score"],
         reasons=doc["reasons"],
@@ -231,3 +341,18 @@ def _match(doc: dict[str, Any]) -> Match:
         expires_at=doc["expires_at"],
         **answers,
     )
+
+
+def _demand(doc: dict[str, Any], raw: str, data: str) -> Demand:
+    """The demand a document keeps as compact JSON (`raw`), or as a document (`data`: as
+    written before payloads were kept as JSON)."""
+    if raw in doc:
+        return Demand.from_event(DemandEventData.model_validate_json(doc[raw]))
+    return Demand.from_event(DemandEventData.model_validate(doc[data]))
+
+
+def _offer(doc: dict[str, Any], raw: str, data: str) -> Offer:
+    """The offer a document keeps as compact JSON (`raw`), or as a document (`data`)."""
+    if raw in doc:
+        return Offer.from_event(OfferEventData.model_validate_json(doc[raw]))
+    return Offer.from_event(OfferEventData.model_validate(doc[data]))

@@ -4,9 +4,11 @@
 Why the matcher persists its state instead of rebuilding it from the topics at start-up:
 Tansu keeps topics in memory only, so after a broker restart there is nothing to replay;
 and every decision depends on the seats already held, which must survive a crash exactly
-once. So each consumed batch of events is handled in ONE MongoDB transaction: the inbox
-records (a redelivered event is a no-op), the changed offers, demands and matches, and the
-outgoing match events in the outbox. The in-memory market of a service type is only a
+once. So each consumed batch of events is handled in ONE MongoDB transaction: the position
+reached in each partition (a redelivered event, at or before it, is a no-op), the changed
+offers, demands and matches, and the batch's outgoing match events as one outbox row. The
+same event published twice (at two offsets) changes nothing either: the market ignores a
+version it knows and an answer already given. The in-memory market of a service type is only a
 cache of what is committed: claimed and loaded on first use, dropped after a failed
 transaction and cleared on every partition rebalance, so a new owner of a partition never
 decides on stale state. Batches and expiry sweeps take turns on one lock: they never race on
@@ -15,10 +17,11 @@ over. Should a member that lost a partition still try to commit (say it was paus
 the rebalance), the market's epoch fences it off (store.claim / store.save)."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
@@ -28,9 +31,8 @@ from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.contract.taxonomy import area_of
 from concilia.platform.consumer import PoisonMessage, Record
-from concilia.platform.inbox import INBOX
 from concilia.platform.mongo import Database, Document, Session, in_transaction
-from concilia.platform.outbox import OutboxRelay, add_to_outbox
+from concilia.platform.outbox import OutboxRelay, add_batch_to_outbox
 from services.matcher import store
 from services.matcher.domain.decisions import Outcome
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
@@ -41,6 +43,7 @@ from services.matcher.metrics import observe
 log = logging.getLogger("concilia.matcher")
 
 CONSUMER = "matcher"
+CHUNK = 250  # events per transaction within a batch: the next chunk is decided meanwhile
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
 Change = tuple[Market, Outcome, int | None]  # a market, what changed, its partition
@@ -55,6 +58,10 @@ class MarketCache:
         self._answer_ttl = answer_ttl
         self._markets: dict[str, Market] = {}
         self._epochs: dict[str, int] = {}
+        self._logged: dict[str, store.Logged] = {}
+        # Positions as last read or committed (None: none yet); a stale one only makes a
+        # transaction fail (positions move only from where it found them) and be retried.
+        self.positions: dict[str, int | None] = {}
         self._partitions: dict[str, int | None] = {}
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
@@ -64,15 +71,19 @@ class MarketCache:
     async def get(self, service_type: str, partition: int | None = None) -> Market:
         if service_type not in self._markets:
             epoch = await store.claim(self._db, service_type)  # before loading: fences others
-            market = await store.load_market(self._db, service_type, self._answer_ttl)
+            market, logged = await store.load_market(self._db, service_type, self._answer_ttl)
             self._markets[service_type] = market
             self._epochs[service_type] = epoch
+            self._logged[service_type] = logged
         if partition is not None:
             self._partitions[service_type] = partition
         return self._markets[service_type]
 
     def epoch_of(self, service_type: str) -> int:
         return self._epochs[service_type]
+
+    def logged_of(self, service_type: str) -> store.Logged:
+        return self._logged[service_type]
 
     def partition_of(self, service_type: str) -> int | None:
         return self._partitions.get(service_type)
@@ -82,9 +93,12 @@ class MarketCache:
 
     def drop(self, service_type: str) -> None:
         self._markets.pop(service_type, None)
+        self._logged.pop(service_type, None)
 
     def clear(self) -> None:
         self._markets.clear()
+        self._logged.clear()
+        self.positions.clear()
         self._partitions.clear()
         self.generation += 1
 
@@ -120,14 +134,16 @@ class Incoming:
 
     event_id: str
     time: datetime
-    partition: int
     market_event: MarketEvent
+    topic: str
+    partition: int
+    offset: int
 
 
 class MatchingHandler:
-    """Handles a batch of events: decide (domain) in order, then persist every inbox
-    record, changed offer, demand and match, and outgoing match event in ONE transaction.
-    `expire_due` does the same for the answer windows that ended (no inbox records)."""
+    """Handles a batch of events: decide (domain) in order, then persist the positions
+    reached, every changed offer, demand and match, and the outgoing match events in ONE
+    transaction. `expire_due` does the same for the answer windows that ended (no positions)."""
 
     def __init__(
         self,
@@ -150,40 +166,63 @@ class MatchingHandler:
         if not event.type.startswith(_TYPE_PREFIX.get(record.topic, "?")):
             raise PoisonMessage("unknown_type", f"{event.type} on {record.topic}")
         try:
-            return Incoming(event.id, event.time, record.partition, parse(event.type, event.data))
+            market_event = parse(event.type, event.data)
         except UnknownEventType as exc:
             raise PoisonMessage("unknown_type", event.type) from exc
+        return Incoming(
+            event.id, event.time, market_event, record.topic, record.partition, record.offset
+        )
 
     async def __call__(self, batch: Sequence[Incoming]) -> list[str]:
         async with self.lock:
             return await self._handle(batch)
 
     async def _handle(self, batch: Sequence[Incoming]) -> list[str]:
-        ids = [f"{CONSUMER}:{item.event_id}" for item in batch]
-        seen = {doc["_id"] for doc in await self._db[INBOX].find({"_id": {"$in": ids}}).to_list()}
-        changes: dict[str, Change] = {}
+        """Decide the batch in chunks, each persisted in its own transaction while the next
+        is decided: the matcher's CPU and the database's overlap. The batch is acknowledged
+        (its offsets committed) only after its last chunk is; a failure drops the markets it
+        touched and redelivers it, and the positions skip whatever chunks were committed."""
+        reached = await self._positions({store.position_key(i.topic, i.partition) for i in batch})
+        touched: dict[str, Market] = {}
         outcomes: list[str] = []
+        committing: asyncio.Task[None] | None = None
         try:
-            for key, item in zip(ids, batch, strict=True):
-                if key in seen:  # redelivered: its effect is already committed
-                    outcomes.append("duplicate")
-                    continue
-                seen.add(key)
-                market = await self.cache.get(item.market_event.service_type, item.partition)
-                outcome = market.apply(item.market_event, item.time)
-                merged = changes.setdefault(
-                    market.service_type, (market, Outcome(), item.partition)
-                )[1]
-                merged.merge(outcome)
-                outcomes.append("processed")
-            new_ids = [
-                key for key, label in zip(ids, outcomes, strict=True) if label == "processed"
-            ]
-            await self._commit(new_ids, list(changes.values()))
-        except Exception:
-            for service_type in changes:  # the cache may be ahead of the database now
+            for start in range(0, len(batch), CHUNK):
+                before = dict(reached)
+                changes: dict[str, Change] = {}
+                for item in batch[start : start + CHUNK]:
+                    key = store.position_key(item.topic, item.partition)
+                    if item.offset <= reached.get(key, -1):  # redelivered: already committed
+                        outcomes.append("duplicate")
+                        continue
+                    reached[key] = item.offset
+                    market = await self.cache.get(item.market_event.service_type, item.partition)
+                    touched[market.service_type] = market
+                    outcome = market.apply(item.market_event, item.time)
+                    changes.setdefault(market.service_type, (market, Outcome(), item.partition))[
+                        1
+                    ].merge(outcome)
+                    outcomes.append("processed")
+                    await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
+                moved = {
+                    key: offset for key, offset in reached.items() if before.get(key) != offset
+                }
+                work = self._persist(store.Positions(before, moved), list(changes.values()))
+                if committing is not None:
+                    await committing
+                committing = asyncio.create_task(self._commit(work, list(changes.values()), moved))
+            if committing is not None:
+                await committing
+        except BaseException:
+            if committing is not None and not committing.done():
+                with contextlib.suppress(BaseException):
+                    await committing  # never leave a transaction running behind a retry
+            for service_type in touched:  # the cache may be ahead of the database now
                 self.cache.drop(service_type)
+            self.cache.positions.clear()
             raise
+        for market in touched.values():
+            market.saved()  # closed records are in the database now: out of memory
         return outcomes
 
     async def expire_due(self, now: datetime) -> int:
@@ -202,11 +241,13 @@ class MatchingHandler:
                         changes.append((market, outcome, partition))
                 if changes and generation != self.cache.generation:
                     raise RuntimeError("partitions moved during the expiry sweep")
-                await self._commit([], changes)
+                await self._commit(self._persist(store.Positions({}, {}), changes), changes)
             except Exception:
                 for market, _, _ in changes:
                     self.cache.drop(market.service_type)
                 raise
+            for market, _, _ in changes:
+                market.saved()
             return sum(len(outcome.decisions) for _, outcome, _ in changes)
 
     async def _load_owned(self) -> None:
@@ -218,38 +259,51 @@ class MatchingHandler:
             await self.cache.get(service_type, partition)
         self.cache.to_load = False
 
-    async def _commit(self, new_ids: list[str], changes: list[Change]) -> None:
-        if not new_ids and not any(outcome.changed for _, outcome, _ in changes):
+    async def _positions(self, keys: set[str]) -> dict[str, int]:
+        """Where these topic partitions were left (read once, then kept as committed)."""
+        unknown = keys - self.cache.positions.keys()
+        if unknown:
+            found = await store.positions(self._db, unknown)
+            self.cache.positions.update({key: found.get(key) for key in unknown})
+        return {key: p for key in keys if (p := self.cache.positions[key]) is not None}
+
+    async def _commit(
+        self, work: Any, changes: list[Change], moved: dict[str, int] | None = None
+    ) -> None:
+        """Run a transaction `_persist` prepared (none if nothing changed)."""
+        if work is None:
             return
-        await in_transaction(self._client, self._persist(new_ids, changes))
-        for market, _, _ in changes:
-            market.saved()  # closed records are in the database now: out of memory
+        await in_transaction(self._client, work)
+        self.cache.positions.update(moved or {})
         if any(outcome.decisions for _, outcome, _ in changes):
             self._relay.notify()
         for market, outcome, _ in changes:
             self._observe(market, outcome)
 
-    def _persist(self, new_ids: list[str], changes: list[Change]) -> Any:
+    def _persist(self, positions: store.Positions, changes: list[Change]) -> Any:
+        """The transaction of these changes, its documents and messages worked out now
+        (the records may change again before it runs); None if nothing changed."""
+        if not positions.moved and not any(outcome.changed for _, outcome, _ in changes):
+            return None
         messages = [match_message(d) for _, outcome, _ in changes for d in outcome.decisions]
         batch = store.writes(
+            positions,
             [
-                store.Changed(market, outcome, partition, self.cache.epoch_of(market.service_type))
+                store.Changed(
+                    market,
+                    outcome,
+                    partition,
+                    self.cache.epoch_of(market.service_type),
+                    self.cache.logged_of(market.service_type),
+                )
                 for market, outcome, partition in changes
-            ]
+            ],
         )
 
         async def work(session: Session) -> None:
             # Only database writes of values computed above: with_transaction may rerun it.
-            if new_ids:
-                if await self._db[INBOX].find_one({"_id": {"$in": new_ids}}, session=session):
-                    # Another member processed some of these meanwhile (a rebalance): retry.
-                    raise store.MarketMoved("events already processed by another consumer")
-                now = datetime.now(UTC)
-                await self._db[INBOX].insert_many(
-                    [{"_id": key, "at": now} for key in new_ids], session=session
-                )
             await store.save(self._db, session, batch)
-            await add_to_outbox(self._db, session, messages)
+            await add_batch_to_outbox(self._db, session, messages)
 
         return work
 

@@ -2,7 +2,7 @@
 embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/workload.py).
 
 1. pipe ceiling and persisted ceiling (tests/bench/ceilings.py) over the workload;
-2. the real matcher (in-process app: batches, one transaction each with inbox, state,
+2. the real matcher (in-process app: batches, one transaction each with positions, state,
    fence and outbox) over the same workload: events per second;
 3. latency: 1,000 events/s paced for 60 s into the running matcher; for every demand, the
    time from its publication to its first decision on welfare.matches.v1 (broker record
@@ -32,9 +32,9 @@ from pymongo import AsyncMongoClient
 from concilia.contract import topics
 from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_kafka, start_mongodb
-from concilia.platform.inbox import INBOX
 from concilia.platform.kafka import ensure_topics
 from concilia.platform.mongo import Document
+from services.matcher import store
 from services.matcher.app import create_app
 from services.matcher.settings import Settings
 from tests.bench import ceilings, write_path
@@ -43,11 +43,16 @@ from tests.support.services import serving, wait_ready
 from tests.support.waiting import eventually
 
 # The city: thousands of offers, tens of thousands of demands. BENCH_SMOKE=1 shrinks it all
-# to check the bench itself runs (its figures then mean nothing).
+# to check the bench itself runs (its figures then mean nothing). BENCH_MATCHER_ONLY=1 runs
+# only the ceilings, the matcher and the paced latency (for iterating on the matcher), at
+# BENCH_SCALE (default 1) times the city and for BENCH_PACED_SECONDS; `make bench` runs all.
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
-OFFERS, DEMANDS = (300, 2_700) if SMOKE else (2_500, 22_500)
+MATCHER_ONLY = os.environ.get("BENCH_MATCHER_ONLY") == "1"
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+OFFERS, DEMANDS = (300, 2_700) if SMOKE else (round(2_500 * SCALE), round(22_500 * SCALE))
 DRAIN_SECONDS = 90  # after the paced load: a demand not decided by then counts as this late
-PACED_RATE, PACED_SECONDS = 1_000, 5 if SMOKE else 60
+PACED_RATE = 1_000
+PACED_SECONDS = 5 if SMOKE else int(os.environ.get("BENCH_PACED_SECONDS", "60"))
 WRITE_SECONDS = 3 if SMOKE else 20
 
 
@@ -118,8 +123,8 @@ async def first_decisions(bootstrap: str) -> dict[str, int]:
     return first
 
 
-async def inbox_count(client: AsyncMongoClient[Document], database: str) -> int:
-    return await client[database][INBOX].count_documents({})
+async def events_handled(client: AsyncMongoClient[Document], database: str) -> int:
+    return await store.events_handled(client[database])
 
 
 async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, dict[str, float]]:
@@ -181,11 +186,11 @@ async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, 
 
 
 async def _count_once(client: AsyncMongoClient[Document], database: str) -> int:
-    return await inbox_count(client, database)
+    return await events_handled(client, database)
 
 
 async def _reached(client: AsyncMongoClient[Document], database: str, total: int) -> bool:
-    return await inbox_count(client, database) >= total
+    return await events_handled(client, database) >= total
 
 
 def market_scale() -> dict[str, Any]:
@@ -238,6 +243,18 @@ async def main() -> None:
             )
         )
         print(f"matcher {matcher:,.0f}/s; latency {latency}", flush=True)
+        if MATCHER_ONLY:
+            print(
+                json.dumps(
+                    {
+                        "persisted_ceiling_events_per_s": round(persisted),
+                        "matcher_events_per_s": round(matcher),
+                        "matcher_ratio": round(matcher / persisted, 3),
+                        "p99_event_to_match_ms_at_1k": round(latency["p99"]),
+                    }
+                )
+            )
+            return
         api, inserts = await write_path.measure(bootstrap, mongodb, home / "logs", WRITE_SECONDS)
         rows.append(("POST /v1/demands, concurrency 32", f"{api:,.0f} requests/s"))
         rows.append(("raw inserts, concurrency 32", f"{inserts:,.0f} documents/s"))

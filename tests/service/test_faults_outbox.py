@@ -12,7 +12,13 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 
 from concilia.contract.envelope import CloudEvent
-from concilia.platform.outbox import OUTBOX, OutboxRelay, ensure_outbox_indexes
+from concilia.platform.messages import OutgoingMessage
+from concilia.platform.outbox import (
+    OUTBOX,
+    OutboxRelay,
+    add_batch_to_outbox,
+    ensure_outbox_indexes,
+)
 from tests.support.kafka import read_all
 from tests.support.waiting import eventually
 
@@ -133,6 +139,36 @@ class TestAPoisonRow:
         assert _parked() == before + 1
         assert await published(kafka, "behind-") == ["behind-1", "behind-2"]
         assert await relay.pending() == 0
+
+
+class TestABatchRow:
+    async def test_a_batch_row_is_published_in_order_and_a_refused_message_sends_no_other_twice(
+        self, kafka: str, mongo_client: AsyncMongoClient[dict[str, Any]], db: Any
+    ) -> None:
+        """One row holding a transaction's messages: the good ones are published once, in
+        order, while the one Kafka refuses is retried alone until the row is parked."""
+        good = [a_row("batch", None, n) for n in (1, 2)]
+        huge = a_row("batch", None, 3)
+        huge["value"] = b"x" * (2 * 1024 * 1024)
+        messages = [
+            OutgoingMessage(topic=TOPIC, key="childcare", event=CloudEvent.from_bytes(r["value"]))
+            for r in good
+        ]
+        async with mongo_client.start_session() as session:
+            await session.with_transaction(lambda s: add_batch_to_outbox(db, s, messages))
+        row = await db[OUTBOX].find_one({"type": "batch"})
+        assert row is not None
+        row["messages"].insert(
+            1, {"topic": TOPIC, "key": "childcare", "type": "x", "value": huge["value"]}
+        )
+        await db[OUTBOX].replace_one({"_id": row["_id"]}, row)
+        relay = OutboxRelay(db, kafka, "offers", poll_seconds=0.05, max_attempts=3)
+        async with running(relay):
+            await eventually(lambda: all_marked(db), timeout=30, what="the batch row parked")
+        parked = await db[OUTBOX].find_one({"_id": row["_id"]})
+        assert parked is not None
+        assert (parked["attempts"], parked["taken"]) == (3, [0, 2])
+        assert await published(kafka, "batch-") == ["batch-1", "batch-2"]
 
 
 class TestReadiness:

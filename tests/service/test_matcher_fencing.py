@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from concilia.platform.inbox import ensure_inbox_indexes
+from concilia.contract.topics import DEMANDS, OFFERS
 from concilia.platform.outbox import OUTBOX, ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.subscribers import (
@@ -30,6 +30,11 @@ class QuietRelay:
         pass
 
 
+def submitted_at(minutes: int, demand_id: str, offset: int) -> Incoming:
+    """A demand submitted at `minutes`, at `offset` of partition 0."""
+    return Incoming(f"{demand_id}-event", at(minutes), submitted(demand_id), DEMANDS, 0, offset)
+
+
 def handler(client: Any, db: Any) -> MatchingHandler:
     return MatchingHandler(client, db, QuietRelay(), MarketCache(db, TTL))  # type: ignore[arg-type]
 
@@ -43,12 +48,11 @@ class TestFencing:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        await ensure_inbox_indexes(db)
         old, new = handler(mongo_client, db), handler(mongo_client, db)
-        await old([Incoming("offer-event", at(0), 0, published("offer-1", capacity=1))])
+        await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
 
         await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
-        demand = Incoming("demand-event", at(1), 0, submitted("demand-1"))
+        demand = Incoming("demand-event", at(1), submitted("demand-1"), DEMANDS, 0, 0)
         with pytest.raises(store.MarketMoved):
             await old([demand])
         assert await db[store.DEMANDS].count_documents({}) == 0
@@ -59,6 +63,39 @@ class TestFencing:
         assert offer is not None
         assert offer["reserved"] == 1
         assert await db[OUTBOX].count_documents({}) == 1
+
+    async def test_a_redelivered_batch_has_one_effect(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """The same records handled again (a batch redelivered after a crash before the
+        offsets were committed) are duplicates: no decision, no write, no outbox row."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        first = handler(mongo_client, db)
+        batch = [
+            Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0),
+            Incoming("demand-event", at(1), submitted("demand-1"), DEMANDS, 0, 0),
+        ]
+        assert await first(batch) == ["processed", "processed"]
+        rows = await db[OUTBOX].find().to_list()
+
+        restarted = handler(mongo_client, db)  # a new process: nothing cached
+        assert await restarted(batch) == ["duplicate", "duplicate"]
+        assert await restarted([*batch, submitted_at(2, "demand-2", 1)]) == [
+            "duplicate",
+            "duplicate",
+            "processed",
+        ]
+        assert await store.events_handled(db) == 3
+        offer = await db[store.OFFERS].find_one({"_id": "offer-1"})
+        assert offer is not None
+        assert offer["reserved"] == 1
+        after = await db[OUTBOX].find().to_list()
+        assert after[: len(rows)] == rows
+        assert [m["type"] for row in after[len(rows) :] for m in row["messages"]] == [
+            "match.not_found"
+        ]
 
     async def test_a_rebalance_waits_for_the_batch_in_flight(self, mongo_client: Any) -> None:
         """Partitions are given up only once the batch holding the lock has finished."""

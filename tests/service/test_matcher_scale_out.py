@@ -14,9 +14,9 @@ from concilia.contract import topics
 from concilia.contract.demands import DemandType
 from concilia.embedded.processes import ChildProcess, free_port
 from concilia.embedded.servers import start_kafka
-from concilia.platform.inbox import INBOX
 from concilia.platform.kafka import ensure_topics
 from concilia.platform.outbox import OUTBOX, PENDING
+from services.matcher import store
 from tests.support.kafka import events_of
 from tests.support.market import demand_event, offer_event
 from tests.support.places import (
@@ -152,7 +152,7 @@ async def decisions(kafka: str) -> dict[str, tuple[str, Any]]:
 async def settled(mongo_client: Any, database: str, events: int) -> bool:
     """Every event processed and every decision published."""
     db = mongo_client[database]
-    processed = await db[INBOX].count_documents({})
+    processed = await store.events_handled(db)
     return bool(processed == events and await db[OUTBOX].count_documents(PENDING) == 0)
 
 

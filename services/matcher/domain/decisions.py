@@ -97,19 +97,23 @@ Decision = Proposal | NotFound | MatchAccepted | MatchEnded
 @dataclass
 class Outcome:
     """The decisions one event led to, and the records it changed (matches by id, with
-    their latest state, ended ones included so that their end is stored)."""
+    their latest state, ended ones included so that their end is stored). `reasons`: the
+    waiting demands that were only answered again with a new reason (nothing else of them
+    changed: storage may keep just their reason and answer count)."""
 
     decisions: list[Decision] = field(default_factory=list)
     offers: set[str] = field(default_factory=set)
     demands: set[str] = field(default_factory=set)
     matches: dict[str, Match] = field(default_factory=dict)
+    reasons: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
-        return bool(self.decisions or self.offers or self.demands or self.matches)
+        return bool(self.decisions or self.offers or self.demands or self.matches or self.reasons)
 
     def merge(self, other: "Outcome") -> None:
         self.decisions += other.decisions
         self.offers |= other.offers
         self.demands |= other.demands
         self.matches.update(other.matches)
+        self.reasons |= other.reasons

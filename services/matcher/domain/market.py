@@ -300,7 +300,7 @@ class Market:
             why = self._why_not(record)
             if why[0] != record.waiting_reason:
                 outcome.decisions.append(self._not_found(record, at, why))
-                outcome.demands.add(record.demand.id)
+                outcome.reasons.add(record.demand.id)
 
     def _reason_may_have_changed(self) -> list[DemandRecord]:
         """Waiting demands, oldest first, whose reason may differ from the one last sent:

@@ -1,0 +1,84 @@
+"""The matcher's storage on the real SecantusDB: a waiting demand answered again with a new
+reason is kept as a reason document, not a rewrite of the demand, and a reload (restart,
+rebalance) still knows its latest reason and answer count, before and after the reason
+documents are folded into the demands."""
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from concilia.contract.matches import NotFoundReason
+from concilia.contract.topics import DEMANDS, OFFERS
+from concilia.platform.outbox import ensure_outbox_indexes
+from services.matcher import store
+from services.matcher.domain.events import MarketEvent
+from services.matcher.subscribers import Incoming, MarketCache, MatchingHandler
+from tests.support.market import at, published, submitted, withdrawn
+from tests.support.places import SAN_SIRO
+
+pytestmark = pytest.mark.service
+
+TTL = timedelta(days=3650)
+
+
+class QuietRelay:
+    """The relay is not under test: nothing is published."""
+
+    def notify(self) -> None:
+        pass
+
+
+def handler(client: Any, db: Any) -> MatchingHandler:
+    return MatchingHandler(client, db, QuietRelay(), MarketCache(db, TTL))  # type: ignore[arg-type]
+
+
+def incoming(minutes: int, event: MarketEvent, topic: str, offset: int) -> Incoming:
+    return Incoming(f"{topic}-{offset}", at(minutes), event, topic, 0, offset)
+
+
+async def reloaded(client: Any, db: Any) -> tuple[NotFoundReason | None, int]:
+    """The demand's reason and answer count as a new process loads them."""
+    market = await handler(client, db).cache.get("after_school", 0)
+    record = market.demands["a"]
+    return record.waiting_reason, record.not_found_answers
+
+
+class TestReasonDocuments:
+    async def test_a_reason_answered_again_survives_a_reload_without_rewriting_the_demand(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """no_provider, then too_far once a far offer arrives: the demand document keeps
+        the first answer, a reason document the second, and a reload gets the second."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = handler(mongo_client, db)
+        await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
+        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+
+        demand = await db[store.DEMANDS].find_one({"_id": "a"})
+        assert demand is not None
+        assert (demand["waiting_reason"], demand["not_found_answers"]) == ("no_provider", 1)
+        assert await db[store.REASONS].count_documents({}) == 1
+        assert await reloaded(mongo_client, db) == (NotFoundReason.TOO_FAR, 2)
+
+    async def test_folded_reason_documents_leave_the_latest_reason_in_the_demand(
+        self, mongo_client: Any, database_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Once a market has FOLD_AT reason documents, the next answer is written into the
+        demand itself and the market's reason documents are deleted."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = handler(mongo_client, db)
+        await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
+        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+        monkeypatch.setattr(store, "FOLD_AT", 2)
+        await matcher([incoming(2, withdrawn("offer-1", version=2), OFFERS, 1)])
+
+        demand = await db[store.DEMANDS].find_one({"_id": "a"})
+        assert demand is not None
+        assert (demand["waiting_reason"], demand["not_found_answers"]) == ("no_provider", 3)
+        assert await db[store.REASONS].count_documents({}) == 0
+        assert await reloaded(mongo_client, db) == (NotFoundReason.NO_PROVIDER, 3)
