@@ -82,8 +82,11 @@ class ChildProcess:
         log_path: Path,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        grace_seconds: float = 8.0,
     ) -> None:
+        """`grace_seconds`: how long stop() waits after SIGTERM before SIGKILL."""
         self.name = name
+        self.grace_seconds = grace_seconds
         self.argv = list(argv)
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
@@ -124,8 +127,9 @@ class ChildProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
 
-    def stop(self, timeout: float = 8.0) -> None:
-        """SIGTERM the group, wait, then SIGKILL whatever is left."""
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM the group, wait (`grace_seconds` by default), then SIGKILL what is left."""
+        timeout = self.grace_seconds if timeout is None else timeout
         if self.proc is None:
             return
         if self.proc.poll() is None:

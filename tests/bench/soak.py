@@ -17,7 +17,8 @@ Client behaviour under faults: a request that fails with a connection error, a t
 counts answers a correct client should never get (any 4xx but 404/409/429) and 5xx once every
 fault has ended.
 
-`lost` counts records a 2xx created that are gone, and e-mails the notifier's ledger
+`lost` counts records a 2xx created that are gone or never decided (an open demand with
+neither a match nor a waiting reason), and e-mails the notifier's ledger
 planned that never arrived (sent with no copy in the mailbox, failed, or never finished).
 `duplicated` counts a second live match for one demand and a second copy of one e-mail,
 except the copies the one known window explains: a mail the SMTP server accepted just before
@@ -263,7 +264,8 @@ def quiet(stack: Stack, seen: list[float | None]) -> bool:
 
 
 def undecided(operator: Client, tally: Tally) -> int:
-    """Open demands with neither a match nor a waiting reason (reported, not failing)."""
+    """Open demands with neither a match nor a waiting reason: the matcher never decided
+    them (part of `lost`)."""
     count = 0
     for demand_id in tally.demands:
         found = operator.call("GET", f"/v1/demands/{demand_id}") or {}
@@ -399,7 +401,9 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
                 interval=2,
             )
         result: dict[str, Any] = counters(stack, operator, tally)
+        # A demand accepted with a 2xx but never decided is lost work, counted as lost.
         result["undecided"] = undecided(operator.demands, tally)
+        result["lost"] += result["undecided"]
         result["forced_crashes"] = forced_crashes(stack)
     finally:
         done.set()
