@@ -3,14 +3,17 @@ describes; a relay publishes it afterwards and marks it. A 2xx answer is never l
 if the broker is down when it is given: the relay keeps retrying until Kafka takes it.
 
 Several instances are safe: the outbox of a database is published by one relay at a time,
-the holder of a lease (`outbox_lease`) it renews with every batch; another takes over when
-a holder stops renewing. (Claiming rows per instance instead would split one aggregate's
+the holder of a lease (`outbox_lease`) it keeps renewing; another takes over when a holder
+stops renewing. (Claiming rows per instance instead would split one aggregate's
 events across relays and lose their order.) Each row names its aggregate and, for records,
 the record's version: the relay publishes an aggregate's rows in version order, which is
 commit order (changes of one record conflict), even when the `_id`s, made by several
-processes, are not. A row Kafka refuses for good (too large, malformed) is parked after
-`max_attempts` attempts, counted in concilia_outbox_parked_total, and no longer blocks
-the rows behind it; an outage (broker unreachable) is retried forever and never parks."""
+processes, are not. A record's change stages its messages (the record's event, its
+contact) in one row, published in order and marked together. A row Kafka refuses for good
+(too large, malformed) is parked after `max_attempts` attempts, counted in
+concilia_outbox_parked_total, and no longer blocks the rows behind it; an outage (broker
+unreachable) is retried forever and never parks. The lease is renewed once half of it has
+passed, not with every batch."""
 
 import asyncio
 import contextlib
@@ -45,32 +48,68 @@ PENDING = {"published_at": None, "parked_at": None}
 
 
 async def add_to_outbox(
-    db: Database, session: Session, messages: list[OutgoingMessage], version: int | None = None
+    db: Database,
+    session: Session,
+    messages: list[OutgoingMessage],
+    version: int | None = None,
+    *,
+    record_id: str | None = None,
 ) -> None:
     """Stage messages inside the caller's transaction; `version` is the version of the
-    record the transaction writes (the relay keeps one aggregate's events in that order)."""
+    record the transaction writes (the relay keeps one aggregate's events in that order).
+    A record's change (`record_id` given) stages all its messages in one row, published and
+    marked together: one document to write and one to mark instead of one per message."""
     if not messages:
         return
     now = datetime.now(UTC)
+    rows = [_entry(m) for m in messages]
+    if record_id is not None:
+        await db[OUTBOX].insert_one(
+            {
+                "_id": ObjectId(),
+                "messages": rows,
+                "aggregate": record_id,
+                "version": version,
+                "attempts": 0,
+                "created_at": now,
+                "published_at": None,
+            },
+            session=session,
+        )
+        return
     await db[OUTBOX].insert_many(
         [
             {
                 "_id": ObjectId(),
-                "topic": m.topic,
-                "key": m.key,
-                "type": m.event_type,
-                "value": m.event.to_bytes() if m.event else None,
+                **row,
                 "aggregate": m.event.subject if m.event and m.event.subject else m.key,
                 "version": version,
                 "attempts": 0,
                 "created_at": now,
                 "published_at": None,
             }
-            for m in messages
+            for m, row in zip(messages, rows, strict=True)
         ],
         session=session,
         ordered=True,
     )
+
+
+def _entry(message: OutgoingMessage) -> dict[str, Any]:
+    """What the relay needs to publish one message."""
+    return {
+        "topic": message.topic,
+        "key": message.key,
+        "type": message.event_type,
+        "value": message.event.to_bytes() if message.event else None,
+    }
+
+
+def messages_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages an outbox row holds: its `messages` (a record's change), else the row
+    itself (one message, as every row was before rows held several)."""
+    held: list[dict[str, Any]] | None = row.get("messages")
+    return held if held is not None else [row]
 
 
 # Published messages are kept a week for inspection, then MongoDB's TTL monitor drops them
@@ -79,7 +118,9 @@ PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 async def ensure_outbox_indexes(db: Database) -> None:
-    await db[OUTBOX].create_index([("published_at", 1), ("_id", 1)])
+    # The relay's query names both fields of PENDING: an index on exactly those lets the
+    # database look the pending rows up instead of scanning a week of published ones.
+    await db[OUTBOX].create_index([("published_at", 1), ("parked_at", 1), ("_id", 1)])
     await db[OUTBOX].create_index([("aggregate", 1), ("_id", 1)])
     await db[OUTBOX].create_index(
         "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_SECONDS
@@ -95,6 +136,15 @@ async def _settled(sent: Any) -> None:
     if isinstance(sent, BaseException):
         raise sent
     await sent
+
+
+async def _all_settled(sent: list[Any]) -> None:
+    """None once Kafka acknowledged every message of a row; raises an outage first, else
+    the first refusal (the row is then retried whole: consumers drop the repeats)."""
+    results = await asyncio.gather(*(_settled(f) for f in sent), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        raise next((e for e in errors if is_outage(e)), errors[0])
 
 
 def in_commit_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -148,6 +198,7 @@ class OutboxRelay:
         OUTBOX_PARKED.labels(service)  # exported at 0, so an alert sees the first one
         self.last_error: str | None = None
         self._failing_since: float | None = None
+        self._held_until = 0.0  # time.monotonic() until which this relay holds the lease
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged messages)."""
@@ -177,6 +228,8 @@ class OutboxRelay:
     async def holds_lease(self) -> bool:
         """Take or renew the lease on this database's outbox; False while another holds it."""
         now = datetime.now(UTC)
+        asked = time.monotonic()
+        self._held_until = 0.0
         try:
             held = await self._db[OUTBOX_LEASE].find_one_and_update(
                 {"_id": "relay", "$or": [{"holder": self.relay_id}, {"until": {"$lt": now}}]},
@@ -186,7 +239,17 @@ class OutboxRelay:
             )
         except DuplicateKeyError:  # another relay's lease is live
             return False
+        if held is not None:
+            self._held_until = asked + self._lease
         return held is not None
+
+    async def _lease_for_a_batch(self) -> bool:
+        """The lease, renewed only once half of it has passed: a batch between renewals
+        still runs under at least half a lease, and a busy relay does not write the lease
+        document once per batch."""
+        if time.monotonic() < self._held_until - self._lease / 2:
+            return True
+        return await self.holds_lease()
 
     async def _run(self) -> None:
         backoff = self._poll
@@ -213,44 +276,49 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending messages if this relay holds the lease; returns how
         many were published."""
-        if not await self.holds_lease():
+        if not await self._lease_for_a_batch():
             return 0
         batch = await self._next_batch()
         await self._measure(batch)
         if not batch:
             return 0
         producer = await self._ensure_producer()
-        sent: list[Any] = []
+        sent: list[list[Any]] = []
         for doc in batch:
-            try:
-                sent.append(
-                    await producer.send(
-                        doc["topic"],
-                        value=doc["value"],
-                        key=doc["key"].encode(),
-                        headers=cloudevents_headers(doc["value"]),
+            sent.append([])
+            for message in messages_of(doc):
+                try:
+                    sent[-1].append(
+                        await producer.send(
+                            message["topic"],
+                            value=message["value"],
+                            key=message["key"].encode(),
+                            headers=cloudevents_headers(message["value"]),
+                        )
                     )
-                )
-            except Exception as exc:  # refused before sending: too large, bad row
-                if is_outage(exc):
-                    raise
-                sent.append(exc)
-        results = await asyncio.gather(*(_settled(f) for f in sent), return_exceptions=True)
+                except Exception as exc:  # refused before sending: too large, bad row
+                    if is_outage(exc):
+                        raise
+                    sent[-1].append(exc)
+        results = await asyncio.gather(*(_all_settled(s) for s in sent), return_exceptions=True)
         done = [doc for doc, r in zip(batch, results, strict=True) if r is None]
         if done:
             await self._db[OUTBOX].update_many(
                 {"_id": {"$in": [doc["_id"] for doc in done]}},
                 {"$set": {"published_at": datetime.now(UTC)}},
             )
+        published = 0
         for doc in done:
-            EVENTS_PUBLISHED.labels(self._service, doc["topic"], doc["type"]).inc()
+            for message in messages_of(doc):
+                EVENTS_PUBLISHED.labels(self._service, message["topic"], message["type"]).inc()
+                published += 1
         failed = [(doc, r) for doc, r in zip(batch, results, strict=True) if r is not None]
         outage = next((r for _, r in failed if is_outage(r)), None)
         if outage is not None:
             raise outage
         for doc, error in failed:
             await self._failed(doc, error)
-        return len(done)
+        return published
 
     async def _next_batch(self) -> list[dict[str, Any]]:
         """The oldest pending rows, each aggregate's rows in version (commit) order, with
@@ -283,7 +351,11 @@ class OutboxRelay:
             OUTBOX_PARKED.labels(self._service).inc()
             log.error(
                 "outbox row parked: Kafka refuses it",
-                extra={"row": str(doc["_id"]), "topic": doc["topic"], "error": repr(error)},
+                extra={
+                    "row": str(doc["_id"]),
+                    "topic": ",".join(m["topic"] for m in messages_of(doc)),
+                    "error": repr(error),
+                },
             )
         await self._db[OUTBOX].update_one({"_id": doc["_id"]}, {"$set": update})
 

@@ -102,7 +102,13 @@ class RecordStore:
                     return Outcome(first, changed=False)
             change = build()
             await self.records.insert_one(change.document, session=session)
-            await add_to_outbox(self.db, session, change.messages, change.document["version"])
+            await add_to_outbox(
+                self.db,
+                session,
+                change.messages,
+                change.document["version"],
+                record_id=change.document["_id"],
+            )
             if key is not None:
                 await self.db[IDEMPOTENCY].insert_one(
                     {
@@ -161,7 +167,9 @@ class RecordStore:
             await self.records.replace_one(
                 {"_id": record_id, "version": current["version"]}, change.document, session=session
             )
-            await add_to_outbox(self.db, session, change.messages, change.document["version"])
+            await add_to_outbox(
+                self.db, session, change.messages, change.document["version"], record_id=record_id
+            )
             return Outcome(change.document, changed=True), bool(change.messages)
 
         outcome, staged = await in_transaction(self.client, work)
