@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from concilia.platform.changes import Change, Document, InvalidChange, check_version, now_ms
 from concilia.platform.mongo import Database, Session, in_transaction
@@ -88,27 +89,13 @@ class RecordStore:
 
     async def create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
         """Insert the built record and its events; a repeated key replays the first record
-        (changed=False) and stages nothing. `build` may run again if the transaction retries."""
+        (changed=False) and stages nothing. `build` may run again if the transaction retries.
+        The key's unique `_id` decides, not a read before the write: the insert of a used
+        key fails (after the first request's commit, if it is still in flight) and the
+        transaction is rolled back whole."""
 
         async def work(session: Session) -> Outcome:
-            if key is not None:
-                seen = await self.db[IDEMPOTENCY].find_one({"_id": key.id}, session=session)
-                if seen is not None:
-                    if seen["fingerprint"] != key.fingerprint:
-                        raise IdempotencyMismatch(key.key)
-                    first = await self.records.find_one({"_id": seen["record_id"]}, session=session)
-                    if first is None:  # only if someone deleted it by hand
-                        raise NotFound(seen["record_id"])
-                    return Outcome(first, changed=False)
             change = build()
-            await self.records.insert_one(change.document, session=session)
-            await add_to_outbox(
-                self.db,
-                session,
-                change.messages,
-                change.document["version"],
-                record_id=change.document["_id"],
-            )
             if key is not None:
                 await self.db[IDEMPOTENCY].insert_one(
                     {
@@ -119,12 +106,38 @@ class RecordStore:
                     },
                     session=session,
                 )
+            await self.records.insert_one(change.document, session=session)
+            await add_to_outbox(
+                self.db,
+                session,
+                change.messages,
+                change.document["version"],
+                record_id=change.document["_id"],
+            )
             return Outcome(change.document, changed=True)
 
-        outcome = await in_transaction(self.client, work)
-        if outcome.changed:
-            self.relay.notify()
+        try:
+            outcome = await in_transaction(self.client, work)
+        except DuplicateKeyError:
+            replayed = await self._replay(key) if key is not None else None
+            if replayed is None:  # another unique field, not the key: not a replay
+                raise
+            return replayed
+        self.relay.notify()
         return outcome
+
+    async def _replay(self, key: IdempotencyKey) -> Outcome | None:
+        """The record a used key created (None if the key is unknown), provided this
+        request's body is the one it came with."""
+        seen = await self.db[IDEMPOTENCY].find_one({"_id": key.id})
+        if seen is None:
+            return None
+        if seen["fingerprint"] != key.fingerprint:
+            raise IdempotencyMismatch(key.key)
+        first = await self.records.find_one({"_id": seen["record_id"]})
+        if first is None:  # only if someone deleted it by hand
+            raise NotFound(seen["record_id"])
+        return Outcome(first, changed=False)
 
     async def get(self, record_id: str, scope: Mapping[str, Any]) -> Document:
         found = await self.records.find_one({"_id": record_id, **scope})
