@@ -40,7 +40,15 @@ from concilia.platform.metrics import (
 )
 from concilia.platform.mongo import Database, Session
 
-__all__ = ["OUTBOX", "OutboxRelay", "OutgoingMessage", "add_to_outbox", "ensure_outbox_indexes"]
+__all__ = [
+    "OUTBOX",
+    "OutboxRelay",
+    "OutgoingMessage",
+    "add_rows_to_outbox",
+    "add_to_outbox",
+    "ensure_outbox_indexes",
+    "record_row",
+]
 
 log = logging.getLogger("concilia.outbox")
 OUTBOX = "outbox"
@@ -63,21 +71,10 @@ async def add_to_outbox(
     if not messages:
         return
     now = datetime.now(UTC)
-    rows = [_entry(m) for m in messages]
     if record_id is not None:
-        await db[OUTBOX].insert_one(
-            {
-                "_id": ObjectId(),
-                "messages": rows,
-                "aggregate": record_id,
-                "version": version,
-                "attempts": 0,
-                "created_at": now,
-                "published_at": None,
-            },
-            session=session,
-        )
+        await db[OUTBOX].insert_one(record_row(messages, version, record_id, now), session=session)
         return
+    rows = [_entry(m) for m in messages]
     await db[OUTBOX].insert_many(
         [
             {
@@ -94,6 +91,27 @@ async def add_to_outbox(
         session=session,
         ordered=True,
     )
+
+
+async def add_rows_to_outbox(db: Database, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Stage rows made by `record_row` (several records' changes) in one write."""
+    if rows:
+        await db[OUTBOX].insert_many(rows, session=session, ordered=True)
+
+
+def record_row(
+    messages: list[OutgoingMessage], version: int | None, record_id: str, now: datetime
+) -> dict[str, Any]:
+    """The one outbox row of a record's change: all its messages, published in order."""
+    return {
+        "_id": ObjectId(),
+        "messages": [_entry(m) for m in messages],
+        "aggregate": record_id,
+        "version": version,
+        "attempts": 0,
+        "created_at": now,
+        "published_at": None,
+    }
 
 
 def _entry(message: OutgoingMessage) -> dict[str, Any]:

@@ -15,8 +15,9 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from concilia.platform.changes import Change, Document, InvalidChange, check_version, now_ms
+from concilia.platform.group_commit import GroupCommit
 from concilia.platform.mongo import Database, Session, in_transaction
-from concilia.platform.outbox import OutboxRelay, add_to_outbox
+from concilia.platform.outbox import OutboxRelay, add_rows_to_outbox, add_to_outbox, record_row
 
 IDEMPOTENCY = "idempotency_keys"
 # A client retries a POST within minutes; keys are remembered for a day, as common APIs do.
@@ -76,6 +77,9 @@ class RecordStore:
         self.records = db[collection]
         self.relay = relay
         self._unique = unique_fields
+        self._together: GroupCommit[Callable[[], Change], Outcome] = GroupCommit(
+            self._create_many, lambda build: self._create(build, None)
+        )
 
     async def ensure_indexes(self) -> None:
         """Indexes for listing (by creation, per organisation) and the unique refs."""
@@ -90,9 +94,40 @@ class RecordStore:
     async def create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
         """Insert the built record and its events; a repeated key replays the first record
         (changed=False) and stages nothing. `build` may run again if the transaction retries.
-        The key's unique `_id` decides, not a read before the write: the insert of a used
-        key fails (after the first request's commit, if it is still in flight) and the
-        transaction is rolled back whole."""
+        Creations without a key arriving together share one transaction (group_commit)."""
+        if key is None:
+            return await self._together.submit(build)
+        return await self._create(build, key)
+
+    async def _create_many(self, builds: list[Callable[[], Change]]) -> list[Outcome]:
+        """Several new records and their outbox rows in one transaction."""
+
+        async def work(session: Session) -> list[Change]:
+            changes = [build() for build in builds]
+            await self.records.insert_many(
+                [c.document for c in changes], session=session, ordered=True
+            )
+            now = datetime.now(UTC)
+            await add_rows_to_outbox(
+                self.db,
+                session,
+                [
+                    record_row(c.messages, c.document["version"], c.document["_id"], now)
+                    for c in changes
+                    if c.messages
+                ],
+            )
+            return changes
+
+        changes = await in_transaction(self.client, work)
+        self.relay.notify()
+        return [Outcome(c.document, changed=True) for c in changes]
+
+    async def _create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
+        """One new record in its own transaction. With a key, the key's unique `_id` decides,
+        not a read before the write: the insert of a used key fails (after the first
+        request's commit, if it is still in flight), the transaction rolls back whole and
+        the first record is replayed."""
 
         async def work(session: Session) -> Outcome:
             change = build()
