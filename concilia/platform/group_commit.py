@@ -11,7 +11,7 @@ own, so one request's error never becomes another's."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from concilia.platform.faults import is_outage
 
@@ -51,7 +51,9 @@ class GroupCommit(Generic[Item, Result]):
         self._queue.append(waiting)
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._drain())
-        # Shielded: a caller that goes away does not cancel the batch others wait on.
+        # Shielded: a caller that goes away does not cancel the batch others wait on (and
+        # the answer it no longer waits for is still retrieved, so nothing warns about it).
+        waiting.answer.add_done_callback(_retrieve)
         result = await asyncio.shield(waiting.answer)
         return await self._alone(item) if result is None else result
 
@@ -82,3 +84,8 @@ def _settle(
         waiting.answer.set_exception(exception)
     else:
         waiting.answer.set_result(result)
+
+
+def _retrieve(answer: "asyncio.Future[Any]") -> None:
+    if not answer.cancelled():
+        answer.exception()
