@@ -277,11 +277,11 @@ class OutboxRelay:
         backoff = self._poll
         while True:
             try:
-                await self.publish_pending()
+                published = await self.publish_pending()
                 self.last_error = None
                 self._failing_since = None
                 backoff = self._poll
-                if self._backlog:  # a full batch: more rows are waiting
+                if published and self._backlog:  # a full batch went out: more are waiting
                     continue
             except asyncio.CancelledError:
                 raise
