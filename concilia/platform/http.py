@@ -25,6 +25,7 @@ log = logging.getLogger("concilia.http")
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[None]]]
+Templates = Callable[[], list[tuple[re.Pattern[str], str]]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -74,23 +75,8 @@ def create_service_app(
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unexpected error", extra={"path": request.url.path})
-            response = problem_response(
-                500, "An unexpected error occurred; it has been logged", instance=request.url.path
-            )
-        route = _route_template(app, request)
-        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
-        return response
-
+    # Added last, so outermost: it counts what the guard refuses too.
+    app.add_middleware(RequestMetrics, service=service, templates=lambda: _templates(app))
     return app
 
 
@@ -105,12 +91,8 @@ async def _run_checks(checks: Sequence[ReadinessCheck]) -> dict[str, str]:
     return results
 
 
-def _route_template(app: FastAPI, request: Request) -> str:
-    """The route's path template: the one routing chose, else (a request the guard answered)
-    the OpenAPI path it fits, else "unmatched" (bounded label values)."""
-    route = request.scope.get("route")
-    if route is not None and isinstance(getattr(route, "path", None), str):
-        return str(route.path)
+def _templates(app: FastAPI) -> list[tuple[re.Pattern[str], str]]:
+    """The OpenAPI paths as patterns, for requests no route took (made once)."""
     templates: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "_templates", None)
     if templates is None:
         templates = [
@@ -118,8 +100,63 @@ def _route_template(app: FastAPI, request: Request) -> str:
             for path in app.openapi().get("paths", {})
         ]
         app.state._templates = templates
-    path = request.url.path
-    return next((template for pattern, template in templates if pattern.match(path)), "unmatched")
+    return templates
+
+
+def _route_template(scope: Scope, templates: Templates) -> str:
+    """The route's path template: the one routing chose, else (a request the guard answered)
+    the OpenAPI path it fits, else "unmatched" (bounded label values)."""
+    route = scope.get("route")
+    if route is not None and isinstance(getattr(route, "path", None), str):
+        return str(route.path)
+    path = scope["path"]
+    return next((template for pattern, template in templates() if pattern.match(path)), "unmatched")
+
+
+class RequestMetrics:
+    """Pure ASGI, outermost: counts every HTTP request by route template and status and
+    times it; an unexpected error is logged and answered as an RFC 9457 500. (Starlette's
+    BaseHTTPMiddleware did the same with a task group and memory streams per request.)"""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        templates: Templates,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: int | None = None
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except Exception:
+            log.exception("unexpected error", extra={"path": scope["path"]})
+            if status is not None:  # too late for another answer
+                raise
+            status = 500
+            response = problem_response(
+                500, "An unexpected error occurred; it has been logged", instance=scope["path"]
+            )
+            await response(scope, receive, send)
+        finally:
+            route = _route_template(scope, self.templates)
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, route, str(status or 500)).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
 
 
 class RequestGuard:
@@ -144,15 +181,16 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        refusal = self._refusal(scope["path"], headers) or self._throttled(scope, headers)
+        refusal = self._refusal(scope, headers) or self._throttled(scope, headers)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
         await self._limited(scope, receive, send)
 
-    def _refusal(self, path: str, headers: dict[str, str]) -> JSONResponse | None:
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> JSONResponse | None:
+        path: str = scope["path"]
         if path == "/v1" or path.startswith("/v1/"):
-            problem = self._unauthenticated(headers.get("authorization"))
+            problem = self._unauthenticated(scope, headers.get("authorization"))
             if problem is not None:
                 return problem
         length = headers.get("content-length")
@@ -169,9 +207,7 @@ class RequestGuard:
             return None
         if not path.startswith("/v1/") and path != "/v1":
             return None
-        _, _, bearer_token = headers.get("authorization", "").partition(" ")
-        org = verify_token(self.secret, bearer_token.strip()).org  # checked just before
-        wait = self.writes.take(org)
+        wait = self.writes.take(scope[PRINCIPAL][1].org)  # verified just before
         if wait is None:
             return None
         return problem_response(
@@ -181,7 +217,9 @@ class RequestGuard:
             headers={"Retry-After": str(wait)},
         )
 
-    def _unauthenticated(self, authorization: str | None) -> JSONResponse | None:
+    def _unauthenticated(self, scope: Scope, authorization: str | None) -> JSONResponse | None:
+        """401 unless the bearer token verifies; the Principal it names is kept in the scope
+        (with the token) so the route's dependency need not verify it again."""
         if self.secret is None:
             return None
         challenge = {"WWW-Authenticate": "Bearer"}
@@ -189,7 +227,7 @@ class RequestGuard:
         if scheme.lower() != "bearer" or not token.strip():
             return problem_response(401, "A bearer token is required", headers=challenge)
         try:
-            verify_token(self.secret, token.strip())
+            scope[PRINCIPAL] = (token.strip(), verify_token(self.secret, token.strip()))
         except InvalidToken as exc:
             return problem_response(401, f"Invalid token: {exc}", headers=challenge)
         return None
@@ -219,6 +257,8 @@ class RequestGuard:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The scope key where the RequestGuard keeps (token, Principal) once the token verified.
+PRINCIPAL = "concilia.principal"
 
 
 class WriteLimit:
@@ -251,13 +291,18 @@ _bearer = HTTPBearer(auto_error=False, description="JWT signed HS256, aud=concil
 
 
 def principal_dependency(secret: str) -> Callable[..., Awaitable[Principal]]:
-    """A FastAPI dependency that turns the bearer token into a Principal or answers 401."""
+    """A FastAPI dependency that turns the bearer token into a Principal or answers 401
+    (the one the RequestGuard verified for this very token, if it did)."""
 
     async def current_principal(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
             raise Problem(401, "A bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        verified: tuple[str, Principal] | None = request.scope.get(PRINCIPAL)
+        if verified is not None and verified[0] == credentials.credentials:
+            return verified[1]
         try:
             return verify_token(secret, credentials.credentials)
         except InvalidToken as exc:

@@ -3,20 +3,22 @@ describes; a relay publishes it afterwards and marks it. A 2xx answer is never l
 if the broker is down when it is given: the relay keeps retrying until Kafka takes it.
 
 Several instances are safe: the outbox of a database is published by one relay at a time,
-the holder of a lease (`outbox_lease`) it renews with every batch; another takes over when
-a holder stops renewing. (Claiming rows per instance instead would split one aggregate's
+the holder of a lease (`outbox_lease`) it keeps renewing; another takes over when a holder
+stops renewing. (Claiming rows per instance instead would split one aggregate's
 events across relays and lose their order.) Each row names its aggregate and, for records,
 the record's version: the relay publishes an aggregate's rows in version order, which is
 commit order (changes of one record conflict), even when the `_id`s, made by several
-processes, are not. A row Kafka refuses for good (too large, malformed) is parked after
-`max_attempts` attempts, counted in concilia_outbox_parked_total, and no longer blocks
-the rows behind it; an outage (broker unreachable) is retried forever and never parks.
-
-A consumer that commits many events per transaction stages them as ONE batch row
-(`add_batch_to_outbox`: its messages in order, published together, marked once): in
-SecantusDB the insert and the mark of a row, with their index entries, cost far more than
-the message itself. A batch row is done once Kafka took all its messages; after a refusal
-only the messages not yet taken are sent again, and parking it parks only those."""
+processes, are not. A record's change stages its messages (the record's event, its
+contact) in one row, published in order and marked together. A consumer that commits many
+events per transaction stages them as ONE batch row (`add_batch_to_outbox`): in SecantusDB
+the insert and the mark of a row, with their index entries, cost far more than the message
+itself. A row is done once Kafka took all its messages; after a refusal only the messages
+not yet taken are sent again. A row Kafka refuses for good (too large, malformed) is parked
+after `max_attempts` attempts, counted in concilia_outbox_parked_total, and no longer
+blocks the rows behind it; an outage (broker unreachable) is retried forever and never
+parks. Few round trips under load: a relay woken by a commit lingers `linger_seconds` so
+the commits of that moment share one batch (one read, one mark), and the lease is renewed
+once half of it has passed, not every batch."""
 
 import asyncio
 import contextlib
@@ -48,8 +50,10 @@ __all__ = [
     "OutboxRelay",
     "OutgoingMessage",
     "add_batch_to_outbox",
+    "add_rows_to_outbox",
     "add_to_outbox",
     "ensure_outbox_indexes",
+    "record_row",
 ]
 
 log = logging.getLogger("concilia.outbox")
@@ -59,28 +63,36 @@ PENDING = {"published_at": None, "parked_at": None}
 
 
 async def add_to_outbox(
-    db: Database, session: Session, messages: list[OutgoingMessage], version: int | None = None
+    db: Database,
+    session: Session,
+    messages: list[OutgoingMessage],
+    version: int | None = None,
+    *,
+    record_id: str | None = None,
 ) -> None:
     """Stage messages inside the caller's transaction; `version` is the version of the
-    record the transaction writes (the relay keeps one aggregate's events in that order)."""
+    record the transaction writes (the relay keeps one aggregate's events in that order).
+    A record's change (`record_id` given) stages all its messages in one row, published and
+    marked together: one document to write and one to mark instead of one per message."""
     if not messages:
         return
     now = datetime.now(UTC)
+    if record_id is not None:
+        await db[OUTBOX].insert_one(record_row(messages, version, record_id, now), session=session)
+        return
+    rows = [_entry(m) for m in messages]
     await db[OUTBOX].insert_many(
         [
             {
                 "_id": ObjectId(),
-                "topic": m.topic,
-                "key": m.key,
-                "type": m.event_type,
-                "value": m.event.to_bytes() if m.event else None,
+                **row,
                 "aggregate": m.event.subject if m.event and m.event.subject else m.key,
                 "version": version,
                 "attempts": 0,
                 "created_at": now,
                 "published_at": None,
             }
-            for m in messages
+            for m, row in zip(messages, rows, strict=True)
         ],
         session=session,
         ordered=True,
@@ -99,15 +111,7 @@ async def add_batch_to_outbox(
         {
             "_id": row_id,
             "type": "batch",
-            "messages": [
-                {
-                    "topic": m.topic,
-                    "key": m.key,
-                    "type": m.event_type,
-                    "value": m.event.to_bytes() if m.event else None,
-                }
-                for m in messages
-            ],
+            "messages": [_entry(m) for m in messages],
             "taken": [],  # indexes of the messages Kafka took (after a partial refusal)
             "aggregate": f"batch:{row_id}",
             "version": None,
@@ -128,13 +132,53 @@ def _to_send(row: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return [(n, m) for n, m in enumerate(row["messages"]) if n not in taken]
 
 
+async def add_rows_to_outbox(db: Database, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Stage rows made by `record_row` (several records' changes) in one write."""
+    if rows:
+        await db[OUTBOX].insert_many(rows, session=session, ordered=True)
+
+
+def record_row(
+    messages: list[OutgoingMessage], version: int | None, record_id: str, now: datetime
+) -> dict[str, Any]:
+    """The one outbox row of a record's change: all its messages, published in order."""
+    return {
+        "_id": ObjectId(),
+        "messages": [_entry(m) for m in messages],
+        "aggregate": record_id,
+        "version": version,
+        "attempts": 0,
+        "created_at": now,
+        "published_at": None,
+    }
+
+
+def _entry(message: OutgoingMessage) -> dict[str, Any]:
+    """What the relay needs to publish one message."""
+    return {
+        "topic": message.topic,
+        "key": message.key,
+        "type": message.event_type,
+        "value": message.event.to_bytes() if message.event else None,
+    }
+
+
+def messages_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages an outbox row holds: its `messages` (a record's change), else the row
+    itself (one message, as every row was before rows held several)."""
+    held: list[dict[str, Any]] | None = row.get("messages")
+    return held if held is not None else [row]
+
+
 # Published messages are kept a week for inspection, then MongoDB's TTL monitor drops them
 # (pending ones have no published_at date and are never dropped).
 PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 async def ensure_outbox_indexes(db: Database) -> None:
-    await db[OUTBOX].create_index([("published_at", 1), ("_id", 1)])
+    # The relay's query names both fields of PENDING: an index on exactly those lets the
+    # database look the pending rows up instead of scanning a week of published ones.
+    await db[OUTBOX].create_index([("published_at", 1), ("parked_at", 1), ("_id", 1)])
     await db[OUTBOX].create_index([("aggregate", 1), ("_id", 1)])
     await db[OUTBOX].create_index(
         "published_at", name="published_ttl", expireAfterSeconds=PUBLISHED_RETENTION_SECONDS
@@ -188,6 +232,7 @@ class OutboxRelay:
         batch_size: int = 200,
         lease_seconds: float = 10.0,
         max_attempts: int = 10,
+        linger_seconds: float = 0.02,
     ) -> None:
         self._db = db
         self._bootstrap = bootstrap_servers
@@ -203,7 +248,9 @@ class OutboxRelay:
         OUTBOX_PARKED.labels(service)  # exported at 0, so an alert sees the first one
         self.last_error: str | None = None
         self._failing_since: float | None = None
-        self._held_until = 0.0  # monotonic: our lease runs at least until then
+        self._held_until = 0.0  # time.monotonic() until which this relay holds the lease
+        self._linger = linger_seconds
+        self._backlog = False  # the last batch was full
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged messages)."""
@@ -237,6 +284,7 @@ class OutboxRelay:
             return True
         started = time.monotonic()
         now = datetime.now(UTC)
+        self._held_until = 0.0
         try:
             held = await self._db[OUTBOX_LEASE].find_one_and_update(
                 {"_id": "relay", "$or": [{"holder": self.relay_id}, {"until": {"$lt": now}}]},
@@ -258,7 +306,7 @@ class OutboxRelay:
                 self.last_error = None
                 self._failing_since = None
                 backoff = self._poll
-                if published:
+                if published and self._backlog:  # a full batch went out: more are waiting
                     continue
             except asyncio.CancelledError:
                 raise
@@ -270,14 +318,19 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                # Woken by a commit: the commits of the next moment join its batch, so a
+                # busy service publishes and marks many rows per round trip, not one.
+                await asyncio.sleep(self._linger)
             self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending messages if this relay holds the lease; returns how
-        many were published."""
+        """Publish one batch of pending rows if this relay holds the lease; returns how many
+        messages Kafka took."""
+        self._backlog = False
         if not await self.holds_lease():
             return 0
         batch = await self._next_batch()
+        self._backlog = len(batch) >= self._batch
         await self._measure(batch)
         if not batch:
             return 0
@@ -318,7 +371,7 @@ class OutboxRelay:
             raise outage
         for row, errors in refused.items():
             await self._failed(batch[row], errors[0], taken.get(row, []))
-        return len(done)
+        return sum(len(indexes) for indexes in taken.values())
 
     async def _next_batch(self) -> list[dict[str, Any]]:
         """The oldest pending rows, each aggregate's rows in version (commit) order, with
@@ -353,7 +406,11 @@ class OutboxRelay:
             OUTBOX_PARKED.labels(self._service).inc()
             log.error(
                 "outbox row parked: Kafka refuses it",
-                extra={"row": str(doc["_id"]), "topic": doc.get("topic"), "error": repr(error)},
+                extra={
+                    "row": str(doc["_id"]),
+                    "topic": ",".join(m["topic"] for m in messages_of(doc)),
+                    "error": repr(error),
+                },
             )
         await self._db[OUTBOX].update_one({"_id": doc["_id"]}, {"$set": update})
 

@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from concilia.platform.changes import Change, Document, InvalidChange, check_version, now_ms
+from concilia.platform.group_commit import GroupCommit
 from concilia.platform.mongo import Database, Session, in_transaction
-from concilia.platform.outbox import OutboxRelay, add_to_outbox
+from concilia.platform.outbox import OutboxRelay, add_rows_to_outbox, add_to_outbox, record_row
 
 IDEMPOTENCY = "idempotency_keys"
 # A client retries a POST within minutes; keys are remembered for a day, as common APIs do.
@@ -75,6 +77,9 @@ class RecordStore:
         self.records = db[collection]
         self.relay = relay
         self._unique = unique_fields
+        self._together: GroupCommit[Callable[[], Change], Outcome] = GroupCommit(
+            self._create_many, lambda build: self._create(build, None)
+        )
 
     async def ensure_indexes(self) -> None:
         """Indexes for listing (by creation, per organisation) and the unique refs."""
@@ -88,21 +93,44 @@ class RecordStore:
 
     async def create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
         """Insert the built record and its events; a repeated key replays the first record
-        (changed=False) and stages nothing. `build` may run again if the transaction retries."""
+        (changed=False) and stages nothing. `build` may run again if the transaction retries.
+        Creations without a key arriving together share one transaction (group_commit)."""
+        if key is None:
+            return await self._together.submit(build)
+        return await self._create(build, key)
+
+    async def _create_many(self, builds: list[Callable[[], Change]]) -> list[Outcome]:
+        """Several new records and their outbox rows in one transaction."""
+
+        async def work(session: Session) -> list[Change]:
+            changes = [build() for build in builds]
+            await self.records.insert_many(
+                [c.document for c in changes], session=session, ordered=True
+            )
+            now = datetime.now(UTC)
+            await add_rows_to_outbox(
+                self.db,
+                session,
+                [
+                    record_row(c.messages, c.document["version"], c.document["_id"], now)
+                    for c in changes
+                    if c.messages
+                ],
+            )
+            return changes
+
+        changes = await in_transaction(self.client, work)
+        self.relay.notify()
+        return [Outcome(c.document, changed=True) for c in changes]
+
+    async def _create(self, build: Callable[[], Change], key: IdempotencyKey | None) -> Outcome:
+        """One new record in its own transaction. With a key, the key's unique `_id` decides,
+        not a read before the write: the insert of a used key fails (after the first
+        request's commit, if it is still in flight), the transaction rolls back whole and
+        the first record is replayed."""
 
         async def work(session: Session) -> Outcome:
-            if key is not None:
-                seen = await self.db[IDEMPOTENCY].find_one({"_id": key.id}, session=session)
-                if seen is not None:
-                    if seen["fingerprint"] != key.fingerprint:
-                        raise IdempotencyMismatch(key.key)
-                    first = await self.records.find_one({"_id": seen["record_id"]}, session=session)
-                    if first is None:  # only if someone deleted it by hand
-                        raise NotFound(seen["record_id"])
-                    return Outcome(first, changed=False)
             change = build()
-            await self.records.insert_one(change.document, session=session)
-            await add_to_outbox(self.db, session, change.messages, change.document["version"])
             if key is not None:
                 await self.db[IDEMPOTENCY].insert_one(
                     {
@@ -113,12 +141,38 @@ class RecordStore:
                     },
                     session=session,
                 )
+            await self.records.insert_one(change.document, session=session)
+            await add_to_outbox(
+                self.db,
+                session,
+                change.messages,
+                change.document["version"],
+                record_id=change.document["_id"],
+            )
             return Outcome(change.document, changed=True)
 
-        outcome = await in_transaction(self.client, work)
-        if outcome.changed:
-            self.relay.notify()
+        try:
+            outcome = await in_transaction(self.client, work)
+        except DuplicateKeyError:
+            replayed = await self._replay(key) if key is not None else None
+            if replayed is None:  # another unique field, not the key: not a replay
+                raise
+            return replayed
+        self.relay.notify()
         return outcome
+
+    async def _replay(self, key: IdempotencyKey) -> Outcome | None:
+        """The record a used key created (None if the key is unknown), provided this
+        request's body is the one it came with."""
+        seen = await self.db[IDEMPOTENCY].find_one({"_id": key.id})
+        if seen is None:
+            return None
+        if seen["fingerprint"] != key.fingerprint:
+            raise IdempotencyMismatch(key.key)
+        first = await self.records.find_one({"_id": seen["record_id"]})
+        if first is None:  # only if someone deleted it by hand
+            raise NotFound(seen["record_id"])
+        return Outcome(first, changed=False)
 
     async def get(self, record_id: str, scope: Mapping[str, Any]) -> Document:
         found = await self.records.find_one({"_id": record_id, **scope})
@@ -161,7 +215,9 @@ class RecordStore:
             await self.records.replace_one(
                 {"_id": record_id, "version": current["version"]}, change.document, session=session
             )
-            await add_to_outbox(self.db, session, change.messages, change.document["version"])
+            await add_to_outbox(
+                self.db, session, change.messages, change.document["version"], record_id=record_id
+            )
             return Outcome(change.document, changed=True), bool(change.messages)
 
         outcome, staged = await in_transaction(self.client, work)

@@ -1,6 +1,7 @@
 """The offers API against the real embedded MongoDB and Kafka: auth, isolation, validation,
 idempotency, pagination, PATCH/DELETE, privacy of events, and the outbox."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -248,6 +249,21 @@ class TestIdempotency:
         await api.http.post("/v1/offers", json=an_offer(), headers=headers)
         response = await api.http.post("/v1/offers", json=an_offer(capacity=9), headers=headers)
         assert response.status_code == 422
+        listed = (await api.http.get("/v1/offers", headers=provider(org))).json()
+        assert len(listed["items"]) == 1
+
+    async def test_concurrent_requests_with_one_key_create_one_offer(
+        self, api: Api, org: str
+    ) -> None:
+        """Eight simultaneous POSTs with one key and body: one offer, seven replays of it."""
+        headers = {**provider(org), "Idempotency-Key": "k-together"}
+        answers = await asyncio.gather(
+            *(api.http.post("/v1/offers", json=an_offer(), headers=headers) for _ in range(8))
+        )
+        assert [a.status_code for a in answers] == [201] * 8
+        assert len({a.json()["id"] for a in answers}) == 1
+        replayed = [a.headers.get("Idempotent-Replayed") == "true" for a in answers]
+        assert replayed.count(False) == 1
         listed = (await api.http.get("/v1/offers", headers=provider(org))).json()
         assert len(listed["items"]) == 1
 
