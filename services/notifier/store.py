@@ -162,14 +162,24 @@ class Ledger:
     ) -> Document | None:
         """Atomically take one due job (pending, or sending with an expired lease): `job_id`
         if given (None if it is no longer due: another dispatcher took it), else any."""
-        due = _due(now) if job_id is None else {"_id": job_id, **_due(now)}
         claimed = {"status": JobStatus.SENDING, "lease_until": now + lease, "lease_token": token}
-        before = await self._db[JOBS].find_one_and_update(
-            due,
-            {"$set": claimed},
-            sort=[("next_attempt_at", 1)],
-            return_document=ReturnDocument.BEFORE,
-        )
+        before: Document | None = None
+        if job_id is None:
+            before = await self._db[JOBS].find_one_and_update(
+                _due(now),
+                {"$set": claimed},
+                sort=[("next_attempt_at", 1)],
+                return_document=ReturnDocument.BEFORE,
+            )
+        else:
+            # Each way of being due on its own: with the id beside an $or, SecantusDB scans
+            # every job (0.65 s at 8,000); with plain conditions it finds the id directly.
+            for way in _due(now)["$or"]:
+                before = await self._db[JOBS].find_one_and_update(
+                    {"_id": job_id, **way}, {"$set": claimed}, return_document=ReturnDocument.BEFORE
+                )
+                if before is not None:
+                    break
         if before is None:
             return None
         if before["status"] == JobStatus.SENDING:
