@@ -53,12 +53,7 @@ class GridIndex:
             self._remote.add(offer.id)
 
     def remove(self, offer_id: str) -> None:
-        cell = self._cell_of.pop(offer_id, None)
-        if cell is not None:
-            ids = self._cells[cell]
-            ids.discard(offer_id)
-            if not ids:
-                del self._cells[cell]
+        _leave_cell(self._cells, self._cell_of, offer_id)
         self._remote.discard(offer_id)
 
     def near(self, demand: Demand) -> set[str]:
@@ -100,12 +95,7 @@ class FreeIndex:
         if offer_id not in self._ids:
             return
         self._ids.discard(offer_id)
-        cell = self._cell_of.pop(offer_id, None)
-        if cell is not None:
-            ids = self._cells[cell]
-            ids.discard(offer_id)
-            if not ids:
-                del self._cells[cell]
+        _leave_cell(self._cells, self._cell_of, offer_id)
         price = self._price.pop(offer_id, None)
         if price is not None:
             del self._remote[bisect.bisect_left(self._remote, (price, offer_id))]
@@ -150,3 +140,13 @@ class FreeIndex:
             else:
                 yield far, (remote[r][1],)
                 r += 1
+
+
+def _leave_cell(cells: dict[Cell, set[str]], cell_of: dict[str, Cell], offer_id: str) -> None:
+    """Take the offer out of its grid cell, dropping the cell once empty."""
+    cell = cell_of.pop(offer_id, None)
+    if cell is not None:
+        ids = cells[cell]
+        ids.discard(offer_id)
+        if not ids:
+            del cells[cell]
