@@ -291,7 +291,9 @@ def mails(stack: Stack) -> Mails:
         jobs = list(
             client["concilia_notifier"][JOBS].find({}, {"status": 1, "uncertain_resends": 1})
         )
-    resends = {message_id(job["_id"], MAIL_FROM): job.get("uncertain_resends", 0) for job in jobs}
+    for job in jobs:
+        job["message_id"] = message_id(job["_id"], MAIL_FROM)
+    resends = {job["message_id"]: job.get("uncertain_resends", 0) for job in jobs}
     window = unexplained = 0
     for mail_id, n in copies.items():
         extra = n - 1
@@ -301,7 +303,7 @@ def mails(stack: Stack) -> Mails:
         1
         for job in jobs
         if job["status"] in ("pending", "sending", "failed")
-        or (job["status"] == "sent" and message_id(job["_id"], MAIL_FROM) not in copies)
+        or (job["status"] == "sent" and job["message_id"] not in copies)
     )
     return Mails(window, unexplained, lost)
 

@@ -154,7 +154,8 @@ class TestUncertainResends:
                 },
             ]
         )
-        claimed = [await ledger.claim(now, timedelta(minutes=1), "mine") for _ in range(2)]
+        candidates = await ledger.due_ids(now, limit=10)
+        claimed = [await ledger.claim(now, timedelta(minutes=1), "mine", c) for c in candidates]
         assert [job["_id"] for job in claimed if job] == [
             "held-by-a-dead-dispatcher",
             "never-tried",

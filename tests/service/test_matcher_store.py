@@ -37,6 +37,16 @@ def incoming(minutes: int, event: MarketEvent, topic: str, offset: int) -> Incom
     return Incoming(f"{topic}-{offset}", at(minutes), event, topic, 0, offset)
 
 
+async def told_no_provider_then_too_far(client: Any, db: Any) -> MatchingHandler:
+    """A matcher on `db` whose demand "a" waited for no provider, then for a far offer."""
+    await store.ensure_indexes(db)
+    await ensure_outbox_indexes(db)
+    matcher = handler(client, db)
+    await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
+    await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+    return matcher
+
+
 async def reloaded(client: Any, db: Any) -> tuple[NotFoundReason | None, int]:
     """The demand's reason and answer count as a new process loads them."""
     market = await handler(client, db).cache.get("after_school", 0)
@@ -51,11 +61,7 @@ class TestReasonDocuments:
         """no_provider, then too_far once a far offer arrives: the demand document keeps
         the first answer, a reason document the second, and a reload gets the second."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        matcher = handler(mongo_client, db)
-        await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
-        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+        await told_no_provider_then_too_far(mongo_client, db)
 
         demand = await db[store.DEMANDS].find_one({"_id": "a"})
         assert demand is not None
@@ -69,11 +75,7 @@ class TestReasonDocuments:
         """Once a market has FOLD_AT reason documents, the next answer is written into the
         demand itself and the market's reason documents are deleted."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        matcher = handler(mongo_client, db)
-        await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
-        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+        matcher = await told_no_provider_then_too_far(mongo_client, db)
         monkeypatch.setattr(store, "FOLD_AT", 2)
         await matcher([incoming(2, withdrawn("offer-1", version=2), OFFERS, 1)])
 
