@@ -86,6 +86,6 @@ PROVIDER_SEATS_HELD = Gauge(
 
 EMAILS = Counter(
     "concilia_emails_total",
-    "E-mails by template and outcome (sent, retried, failed, dropped)",
+    "E-mails by template and outcome (sent, retried, waited, failed, dropped, lease_lost)",
     ["template", "outcome"],
 )

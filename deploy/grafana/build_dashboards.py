@@ -215,7 +215,7 @@ def service_health() -> list[dict[str, Any]]:
             [
                 (
                     "sum by (template, outcome) (rate(concilia_emails_total"
-                    '{outcome=~"retried|failed|dropped"}[15m])) * 60',
+                    '{outcome=~"retried|waited|failed|dropped"}[15m])) * 60',
                     "{{template}} {{outcome}}",
                 ),
                 ("max(concilia_notifications_pending)", "jobs pending"),

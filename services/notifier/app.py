@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from concilia.contract import topics
 from concilia.platform.answer_links import LinkSigner
 from concilia.platform.consumer import subscribe
+from concilia.platform.faults import Backoff
 from concilia.platform.http import create_service_app
 from concilia.platform.kafka import broker_running, ensure_topics, make_broker
 from concilia.platform.mongo import connect, ping
@@ -61,6 +62,10 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
             lease=timedelta(seconds=settings.mail_lease_seconds),
             mention_grace=timedelta(seconds=settings.mention_grace_seconds),
             poll_seconds=settings.dispatch_poll_seconds,
+            outage_backoff=Backoff(
+                base_seconds=settings.mail_outage_backoff_seconds,
+                cap_seconds=settings.mail_outage_backoff_max_seconds,
+            ),
         ),
     )
     broker = make_broker(settings.kafka_bootstrap_servers, name)

@@ -12,7 +12,7 @@ NOTIFICATIONS_UNFINISHED = Gauge(
     "Notification jobs not yet sent or failed (waiting for a contact, due, or being sent)",
 )
 
-EMAIL_OUTCOMES = ("sent", "retried", "failed", "dropped")
+EMAIL_OUTCOMES = ("sent", "retried", "waited", "failed", "dropped", "lease_lost")
 for _template in (v for k, v in vars(Template).items() if k.isupper()):
     for _outcome in EMAIL_OUTCOMES:
         EMAILS.labels(_template, _outcome)

@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     mail_max_attempts: int = Field(default=5, ge=1)
     mail_backoff_seconds: float = Field(default=30.0, gt=0)
     mail_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # While the SMTP server is unreachable, mails wait (no attempt used): base * 2**n, capped.
+    mail_outage_backoff_seconds: float = Field(default=2.0, gt=0)
+    mail_outage_backoff_max_seconds: float = Field(default=60.0, gt=0)
     # A claimed job whose dispatcher died is claimable again after the lease.
     mail_lease_seconds: float = Field(default=120.0, gt=0)
     dispatch_poll_seconds: float = Field(default=1.0, gt=0)

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -15,7 +14,7 @@ from pymongo.errors import AutoReconnect
 from services.notifier.app import create_app
 from services.notifier.domain.jobs import JobStatus
 from services.notifier.mailer import SmtpMailer
-from services.notifier.store import JOBS, Ledger
+from services.notifier.store import JOBS, Ledger, Outcome
 from tests.support.notifier import Mongo, Parties, mails_arrived, mails_to, settings_for
 from tests.support.services import serving
 from tests.support.waiting import eventually
@@ -97,16 +96,16 @@ class TestAfterSmtpAccepted:
         connection): it is retried, and even with a 1 s lease the mail goes out once."""
         port, mail_dir = smtp
         parties = Parties()
-        real = Ledger.record_outcome
+        real = Ledger.record_outcomes
         failures = {"left": 1}
 
-        async def flaky(self: Ledger, job: Any, status: JobStatus, *args: Any) -> bool:
-            if status is JobStatus.SENT and failures["left"]:
+        async def flaky(self: Ledger, outcomes: list[Outcome]) -> list[bool]:
+            if any(o.status is JobStatus.SENT for o in outcomes) and failures["left"]:
                 failures["left"] -= 1
                 raise AutoReconnect("connection closed by the database")
-            return await real(self, job, status, *args)
+            return await real(self, outcomes)
 
-        monkeypatch.setattr(Ledger, "record_outcome", flaky)
+        monkeypatch.setattr(Ledger, "record_outcomes", flaky)
         settings = settings_for(kafka, mongodb, database_name, port, mail_lease_seconds=1)
         jobs = mongo_client[database_name]["notification_jobs"]
 
@@ -155,21 +154,18 @@ class TestUncertainResends:
             ]
         )
         candidates = await ledger.due_ids(now, limit=10)
-        claimed = [await ledger.claim(now, timedelta(minutes=1), "mine", c) for c in candidates]
-        assert [job["_id"] for job in claimed if job] == [
-            "held-by-a-dead-dispatcher",
-            "never-tried",
-        ]
-        assert all(job and job["lease_token"] == "mine" for job in claimed)
+        claimed = await ledger.claim(now, timedelta(minutes=1), "mine", candidates)
+        assert [job["_id"] for job in claimed] == ["held-by-a-dead-dispatcher", "never-tried"]
+        assert all(job["lease_token"] == "mine" for job in claimed)
         counts = {job["_id"]: job.get("uncertain_resends", 0) async for job in db[JOBS].find()}
         assert counts == {"held-by-a-dead-dispatcher": 1, "never-tried": 0}
 
-    async def test_due_jobs_are_found_a_batch_at_a_time_and_claimed_one_by_one(
+    async def test_due_jobs_are_found_and_claimed_a_batch_at_a_time(
         self, database_name: str, mongo_client: Mongo
     ) -> None:
-        """One query names up to `limit` due jobs, the longest due first (finding due jobs
-        costs the database as much as there are due, so not once per e-mail); a candidate
-        another dispatcher claimed meanwhile is not claimed again."""
+        """One query names up to `limit` due jobs, the longest due first, and one claim takes
+        them all (the database's cost is per query, not per e-mail); a candidate another
+        dispatcher claimed meanwhile is not claimed again."""
         db = mongo_client[database_name]
         ledger = Ledger(mongo_client, db)
         now = datetime.now(UTC)
@@ -187,8 +183,7 @@ class TestUncertainResends:
         )
         candidates = await ledger.due_ids(now, limit=10)
         assert candidates == [f"job-{n:02}" for n in range(29, 19, -1)]
-        assert await ledger.claim(now, timedelta(minutes=1), "other", candidates[0])
-        assert await ledger.claim(now, timedelta(minutes=1), "mine", candidates[0]) is None
-        mine = await ledger.claim(now, timedelta(minutes=1), "mine", candidates[1])
-        assert mine is not None
-        assert mine["lease_token"] == "mine"
+        assert await ledger.claim(now, timedelta(minutes=1), "other", candidates[:1])
+        mine = await ledger.claim(now, timedelta(minutes=1), "mine", candidates)
+        assert [job["_id"] for job in mine] == candidates[1:]
+        assert all(job["lease_token"] == "mine" for job in mine)

@@ -1,8 +1,15 @@
-"""The notifier while the SMTP server is down: retries, final failure, and recovery."""
+"""The notifier while the SMTP server is unreachable or defers mails: an outage is waited
+out without using a mail's attempts; a server that keeps deferring a mail fails it after the
+last attempt; a refusal fails it at once."""
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_smtp_sink
@@ -22,29 +29,31 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.service
 
 
+class AnswersRcpt:
+    """aiosmtpd handler: a real SMTP server that answers every recipient with `reply`."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        return self.reply
+
+
+@contextlib.contextmanager
+def smtp_server_answering(reply: str) -> Iterator[int]:
+    """An SMTP server on a free port that answers every RCPT TO with `reply`."""
+    controller = Controller(AnswersRcpt(reply), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port
+    finally:
+        controller.stop()
+
+
 class TestSmtpOutage:
-    async def test_mails_fail_after_the_last_attempt(
-        self, kafka: str, mongodb: str, database_name: str, mongo_client: Mongo
-    ) -> None:
-        """With SMTP unreachable each mail is retried, then notification.failed is published
-        without any address in its error."""
-        closed_port = free_port()
-        settings = settings_for(kafka, mongodb, database_name, closed_port, mail_max_attempts=3)
-        parties = Parties()
-        async with serving(create_app(settings)):
-            await parties.send_contacts(kafka)
-            await parties.send_match(kafka)
-
-            failed = await events_for(kafka, "notification.failed", parties.match_id, 2)
-        assert all(e["data"]["attempt"] == 3 for e in failed)
-        assert all(e["data"]["error"] for e in failed)
-        jobs = mongo_client[database_name]["notification_jobs"]
-        docs = await jobs.find({"match_id": parties.match_id}).to_list()
-        assert [(d["status"], d["attempts"]) for d in docs] == [("failed", 3), ("failed", 3)]
-        for raw in await notifications_of(kafka, parties.match_id):
-            assert b"example.org" not in raw
-
-    async def test_nothing_is_lost_when_smtp_comes_back_within_the_attempts(
+    async def test_mails_wait_out_an_unreachable_server_without_using_their_attempts(
         self,
         kafka: str,
         mongodb: str,
@@ -52,21 +61,25 @@ class TestSmtpOutage:
         mongo_client: Mongo,
         stack_home: Path,
     ) -> None:
-        """Mails that failed while SMTP was down go out once it is back."""
+        """With one attempt allowed and the server unreachable, both mails wait (tried
+        again and again, no attempt used) and go out once each when the server is back."""
         port = free_port()
-        settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=100)
+        settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=1)
         parties = Parties()
         jobs = mongo_client[database_name]["notification_jobs"]
         mail_dir = stack_home / f"mail-late-{port}"
+        waits: dict[object, set[object]] = {}
+
+        async def both_waited_twice() -> bool:
+            async for job in jobs.find({"match_id": parties.match_id}):
+                assert (job["status"], job["attempts"]) in (("pending", 0), ("sending", 0))
+                waits.setdefault(job["_id"], set()).add(job["next_attempt_at"])
+            return len(waits) == 2 and all(len(times) >= 3 for times in waits.values())
+
         async with serving(create_app(settings)):
             await parties.send_contacts(kafka)
             await parties.send_match(kafka)
-
-            async def both_retried() -> bool:
-                retried = {"match_id": parties.match_id, "attempts": {"$gte": 1}}
-                return await jobs.count_documents(retried) == 2
-
-            await eventually(both_retried, timeout=60, what="both mails to fail once")
+            await eventually(both_waited_twice, timeout=60, what="both mails to wait twice")
             sink = start_smtp_sink(port, mail_dir, stack_home / "logs")
             try:
                 await eventually(
@@ -76,6 +89,46 @@ class TestSmtpOutage:
                 )
             finally:
                 sink.stop()
-        assert len(mails_to(mail_dir, parties.requester_email)) == 1
+        for address in parties.addresses():
+            assert len(mails_to(mail_dir, address)) == 1, address
         sent = await jobs.find({"match_id": parties.match_id}).to_list()
-        assert all(d["status"] == "sent" and d["attempts"] >= 2 for d in sent)
+        assert [(d["status"], d["attempts"]) for d in sent] == [("sent", 1), ("sent", 1)]
+
+    async def test_a_server_that_keeps_deferring_a_mail_fails_it_after_the_last_attempt(
+        self, kafka: str, mongodb: str, database_name: str, mongo_client: Mongo
+    ) -> None:
+        """A 451 answer is about the message: each one uses an attempt, and after the last
+        notification.failed is published without any address in its error."""
+        parties = Parties()
+        with smtp_server_answering(
+            f"451 4.3.0 Mail for <{parties.requester_email}> deferred"
+        ) as port:
+            settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=3)
+            async with serving(create_app(settings)):
+                await parties.send_contacts(kafka)
+                await parties.send_match(kafka)
+                failed = await events_for(kafka, "notification.failed", parties.match_id, 2)
+        assert all(e["data"]["attempt"] == 3 for e in failed)
+        assert all("451" in e["data"]["error"] for e in failed)
+        assert all("<recipient>" in e["data"]["error"] for e in failed)  # never the address
+        jobs = mongo_client[database_name]["notification_jobs"]
+        docs = await jobs.find({"match_id": parties.match_id}).to_list()
+        assert [(d["status"], d["attempts"]) for d in docs] == [("failed", 3), ("failed", 3)]
+        for raw in await notifications_of(kafka, parties.match_id):
+            assert b"example.org" not in raw
+
+    async def test_a_refused_mail_fails_at_once(
+        self, kafka: str, mongodb: str, database_name: str, mongo_client: Mongo
+    ) -> None:
+        """A 5xx answer will not change on a retry: the mail fails on its first attempt."""
+        parties = Parties()
+        with smtp_server_answering("550 5.1.1 Recipient address rejected") as port:
+            settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=5)
+            async with serving(create_app(settings)):
+                await parties.send_contacts(kafka)
+                await parties.send_match(kafka)
+                failed = await events_for(kafka, "notification.failed", parties.match_id, 2)
+        assert all(e["data"]["attempt"] == 1 for e in failed)
+        jobs = mongo_client[database_name]["notification_jobs"]
+        docs = await jobs.find({"match_id": parties.match_id}).to_list()
+        assert [(d["status"], d["attempts"]) for d in docs] == [("failed", 1), ("failed", 1)]

@@ -158,6 +158,8 @@ def settings_for(
         outbox_poll_seconds=0.2,
         mail_backoff_seconds=0.2,
         mail_backoff_max_seconds=1,
+        mail_outage_backoff_seconds=0.2,
+        mail_outage_backoff_max_seconds=1,
         **extra,
     )
 
