@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from concilia.contract import topics
+from concilia.platform.offsets import true_ends
 from concilia.platform.outbox import cloudevents_headers
 
 REPLAY_GROUP = "concilia-dlq-replay"
@@ -48,7 +49,7 @@ async def read_dead_letters(
         if not partitions:
             return [], {}
         consumer.assign(partitions)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        ends: dict[TopicPartition, int] = await true_ends(consumer, partitions)
         for tp in partitions:
             start = await consumer.committed(tp) if from_committed else None
             consumer.seek(tp, start or 0)

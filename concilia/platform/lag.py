@@ -3,7 +3,8 @@
 For each consumer group of the service: lag per partition = the partition's end offset minus
 the group's committed offset (or its start offset when nothing is committed yet: consumers
 begin at the earliest). For each topic it consumes: how many messages its DLQ holds. Every
-instance of a service measures all partitions of its groups, so they report alike."""
+instance of a service measures all partitions of its groups, so they report alike.
+End offsets come from concilia.platform.offsets.true_ends (Tansu's ListOffsets can be stale)."""
 
 import asyncio
 import contextlib
@@ -15,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from concilia.contract import topics
 from concilia.platform.metrics import CONSUMER_LAG, DLQ_MESSAGES
+from concilia.platform.offsets import true_ends
 
 log = logging.getLogger("concilia.lag")
 
@@ -65,11 +67,20 @@ class KafkaGauges:
 
     async def _connect(self) -> "Clients":
         """An admin client (topic metadata) and, per group, a consumer that never joins
-        it (no subscription): it only reads the group's committed offsets."""
+        it (no subscription): it only reads the group's committed offsets; plus, under the
+        key None, one without a group that fetches the true end offsets."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="concilia-lag")
-        readers: dict[str, AIOKafkaConsumer] = {}
+        readers: dict[str | None, AIOKafkaConsumer] = {}
         await admin.start()
         try:
+            readers[None] = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                client_id="concilia-lag",
+                fetch_max_wait_ms=50,
+                max_partition_fetch_bytes=1024,
+            )
+            await readers[None].start()
             for group in self._groups:
                 readers[group] = AIOKafkaConsumer(
                     bootstrap_servers=self._bootstrap,
@@ -84,7 +95,7 @@ class KafkaGauges:
         return admin, readers
 
     async def measure(
-        self, admin: AIOKafkaAdminClient, readers: Mapping[str, AIOKafkaConsumer]
+        self, admin: AIOKafkaAdminClient, readers: Mapping[str | None, AIOKafkaConsumer]
     ) -> None:
         """One measurement of every group's lag and every consumed topic's DLQ."""
         consumed = sorted({name for names in self._groups.values() for name in names})
@@ -102,9 +113,9 @@ class KafkaGauges:
             if not d.get("error_code")
             for p in d["partitions"]
         ]
-        any_reader = next(iter(readers.values()))
-        ends = await any_reader.end_offsets(partitions)
-        starts = await any_reader.beginning_offsets(partitions)
+        probe = readers[None]
+        ends = await true_ends(probe, partitions)
+        starts = await probe.beginning_offsets(partitions)
         for group, names in self._groups.items():
             for tp in partitions:
                 if tp.topic not in names:
@@ -119,10 +130,12 @@ class KafkaGauges:
             DLQ_MESSAGES.labels(dlq).set(held)
 
 
-Clients = tuple[AIOKafkaAdminClient, dict[str, AIOKafkaConsumer]]
+Clients = tuple[AIOKafkaAdminClient, dict[str | None, AIOKafkaConsumer]]
 
 
-async def _close(admin: AIOKafkaAdminClient, readers: Mapping[str, AIOKafkaConsumer]) -> None:
+async def _close(
+    admin: AIOKafkaAdminClient, readers: Mapping[str | None, AIOKafkaConsumer]
+) -> None:
     for reader in readers.values():
         with contextlib.suppress(Exception):
             await reader.stop()

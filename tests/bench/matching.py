@@ -34,6 +34,7 @@ from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_kafka, start_mongodb
 from concilia.platform.kafka import ensure_topics
 from concilia.platform.mongo import Document
+from concilia.platform.offsets import true_ends
 from services.matcher import store
 from services.matcher.app import create_app
 from services.matcher.settings import Settings
@@ -104,7 +105,7 @@ async def first_decisions(bootstrap: str) -> dict[str, int]:
             for p in consumer.partitions_for_topic(topics.MATCHES) or ()
         ]
         consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
+        ends = await true_ends(consumer, parts)
         await consumer.seek_to_beginning(*parts)
         left = {tp for tp, end in ends.items() if end}
         while left:

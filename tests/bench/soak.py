@@ -257,10 +257,11 @@ def unfinished_mails(stack: Stack) -> int:
 
 
 def quiet(stack: Stack, seen: list[float | None]) -> bool:
-    """Nothing left to publish, consume or mail, three polls in a row."""
+    """Nothing left to publish, consume or mail, four polls in a row (2 s apart: longer
+    than the services' 5 s period of measuring their lag)."""
     pending = backlog(stack)
     seen.append(None if pending is None else pending + unfinished_mails(stack))
-    return len(seen) >= 3 and all(x == 0 for x in seen[-3:])
+    return len(seen) >= 4 and all(x == 0 for x in seen[-4:])
 
 
 def undecided(operator: Client, tally: Tally) -> int:

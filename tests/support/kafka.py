@@ -6,6 +6,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from concilia.platform.offsets import true_ends
 from tests.support.waiting import eventually
 
 
@@ -41,7 +42,7 @@ async def read_all(bootstrap: str, *topics: str, timeout_ms: int = 1000) -> list
                 for p in (consumer.partitions_for_topic(t) or ())
             ]
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
+        ends = await true_ends(consumer, partitions)
         await consumer.seek_to_beginning(*partitions)
         messages: list[Message] = []
         remaining = {tp for tp, end in ends.items() if end > 0}
