@@ -58,6 +58,7 @@ CANDIDATES = 200  # due jobs looked up per query
 CLAIM = 50  # due jobs claimed at once
 SENDERS = 4  # SMTP conversations at once
 GAUGE_SECONDS = 10.0  # how often the unfinished-jobs gauge is counted
+STOP_GRACE_SECONDS = 30.0  # for the jobs in hand to finish when the service stops
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Dispatcher:
             ledger.record_outcomes, self._record_alone
         )
         self._outage = SmtpOutage(settings.outage_backoff)
+        self._stopping = False
 
     def wake(self) -> None:
         """Look for due jobs now (a match or a contact just arrived)."""
@@ -129,14 +131,22 @@ class Dispatcher:
         self._task = asyncio.create_task(self._run(), name="notifier-dispatcher")
 
     async def stop(self) -> None:
+        """Claim nothing more and let the jobs in hand finish (their outcomes recorded: a
+        job left `sending` would be mailed again when its lease ends); cancel after
+        STOP_GRACE_SECONDS."""
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
 
     async def _run(self) -> None:
         measured_at = -GAUGE_SECONDS
-        while True:
+        while not self._stopping:
             try:
                 await self.dispatch_due()
                 if time.monotonic() - measured_at >= GAUGE_SECONDS:  # a count costs a scan
@@ -157,12 +167,14 @@ class Dispatcher:
         one query, and up to `SENDERS` of them sent at once. Stops early while the SMTP
         server is unreachable."""
         claimed = 0
-        while not self._outage.now() and (
-            candidates := await self._ledger.due_ids(_now(), CANDIDATES)
+        while (
+            not self._outage.now()
+            and not self._stopping
+            and (candidates := await self._ledger.due_ids(_now(), CANDIDATES))
         ):
             taken = 0
             for start in range(0, len(candidates), CLAIM):
-                if self._outage.now():
+                if self._outage.now() or self._stopping:
                     break
                 chunk = candidates[start : start + CLAIM]
                 jobs = await self._ledger.claim(_now(), self._settings.lease, _token(), chunk)
