@@ -48,8 +48,10 @@ def create_app(
         settings.kafka_bootstrap_servers,
         CONSUMER,
         poll_seconds=settings.outbox_poll_seconds,
-        # Each row holds a transaction's messages (up to CHUNK): a few rows are a batch.
+        # Each row holds a transaction's messages (up to CHUNK): a few rows are a batch,
+        # and waiting for more commits to join one would only delay the decisions.
         batch_size=4,
+        linger_seconds=0,
     )
     cache = MarketCache(db, timedelta(seconds=settings.match_answer_ttl_seconds))
     handler = MatchingHandler(client, db, relay, cache)

@@ -44,6 +44,7 @@ log = logging.getLogger("concilia.matcher")
 
 CONSUMER = "matcher"
 CHUNK = 250  # events per transaction within a batch: the next chunk is decided meanwhile
+YIELD_EVERY = 16  # events decided between two turns of the event loop (the commit in flight)
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
 Change = tuple[Market, Outcome, int | None]  # a market, what changed, its partition
@@ -203,7 +204,8 @@ class MatchingHandler:
                         1
                     ].merge(outcome)
                     outcomes.append("processed")
-                    await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
+                    if len(outcomes) % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
                 moved = {
                     key: offset for key, offset in reached.items() if before.get(key) != offset
                 }

@@ -99,13 +99,16 @@ class Outcome:
     """The decisions one event led to, and the records it changed (matches by id, with
     their latest state, ended ones included so that their end is stored). `reasons`: the
     waiting demands that were only answered again with a new reason (nothing else of them
-    changed: storage may keep just their reason and answer count)."""
+    changed: storage may keep just their reason and answer count). `created`: the ids of
+    the offers, demands and matches that first appeared here (storage inserts them, which
+    costs the database a fraction of replacing a record)."""
 
     decisions: list[Decision] = field(default_factory=list)
     offers: set[str] = field(default_factory=set)
     demands: set[str] = field(default_factory=set)
     matches: dict[str, Match] = field(default_factory=dict)
     reasons: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
@@ -117,3 +120,4 @@ class Outcome:
         self.demands |= other.demands
         self.matches.update(other.matches)
         self.reasons |= other.reasons
+        self.created |= other.created

@@ -215,6 +215,8 @@ class Market:
             return  # a redelivery or a stale version
         active = not closing and offer.status in _LIVE
         record = OfferRecord(offer, active, known.reserved if known else 0)
+        if known is None:
+            outcome.created.add(offer.id)
         self.offers[offer.id] = record
         self._index.remove(offer.id)
         self._located.remove(offer.id)
@@ -380,6 +382,7 @@ class Market:
             known = DemandRecord(demand, DemandState.WAITING, self._next_seq, at)
             self._next_seq += 1
             self.demands[demand.id] = known
+            outcome.created.add(demand.id)
         elif demand.version < known.demand.version or (
             demand.version == known.demand.version
             and (not closing or known.state != DemandState.WAITING)
@@ -612,6 +615,7 @@ class Market:
         record.match_id = match.match_id
         record.offer_id = offer.id
         outcome.matches[match.match_id] = match
+        outcome.created.add(match.match_id)
         outcome.offers.add(offer.id)
         outcome.demands.add(demand.id)
         return Proposal(match, submitted_at=record.submitted_at)
