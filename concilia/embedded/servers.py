@@ -36,10 +36,6 @@ def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
     return child
 
 
-OPLOG_MAX_ENTRIES = 1_000_000_000
-OPLOG_RETENTION_SECONDS = 10 * 365 * 24 * 3600
-
-
 def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
     """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work)."""
     require_free(port, "the MongoDB server (SecantusDB)", "--mongodb-port or CONCILIA_MONGODB_PORT")
@@ -57,13 +53,6 @@ def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) 
             str(storage),
             "--log-level",
             "WARNING",
-            # Concilia reads no change stream, and pruning SecantusDB's oplog at its default
-            # cap (100,000 entries) stalled a commit for over 15 minutes in `make bench`
-            # (profiled: the commit walking the oplog's oldest entries). Keep it all instead.
-            "--oplog-max-entries",
-            str(OPLOG_MAX_ENTRIES),
-            "--oplog-retention-seconds",
-            str(OPLOG_RETENTION_SECONDS),
         ],
         log_dir / "mongodb.log",
         # A SIGKILL loses the last acknowledged commits (measured: 59 of 5,451 transactions
