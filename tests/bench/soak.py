@@ -82,7 +82,7 @@ LONG = Plan(
     clients=int(os.environ.get("SOAK_CLIENTS", "4")),
     failpoints=os.environ.get("SOAK_FAILPOINTS", FAILPOINTS),
 )
-SHORT = Plan(events=60, kills=3, db_pause_seconds=3, smtp_down_seconds=3, settle_seconds=240)
+SHORT = Plan(events=60, kills=3, db_pause_seconds=3, smtp_down_seconds=3, settle_seconds=120)
 
 
 @dataclass

@@ -3,7 +3,8 @@ out without using a mail's attempts; a server that keeps deferring a mail fails 
 last attempt; a refusal fails it at once."""
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from concilia.embedded.processes import free_port
 from concilia.embedded.servers import start_smtp_sink
 from services.notifier.app import create_app
+from services.notifier.settings import Settings
 from tests.support.notifier import (
     Mongo,
     Parties,
@@ -100,20 +102,13 @@ class TestSmtpOutage:
         """A 451 answer is about the message: each one uses an attempt, and after the last
         notification.failed is published without any address in its error."""
         parties = Parties()
-        with smtp_server_answering(
-            f"451 4.3.0 Mail for <{parties.requester_email}> deferred"
-        ) as port:
-            settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=3)
-            async with serving(create_app(settings)):
-                await parties.send_contacts(kafka)
-                await parties.send_match(kafka)
-                failed = await events_for(kafka, "notification.failed", parties.match_id, 2)
+        deferred = f"451 4.3.0 Mail for <{parties.requester_email}> deferred"
+        settings = functools.partial(settings_for, kafka, mongodb, database_name)
+        failed = await failures_when_answered(deferred, parties, kafka, settings, attempts=3)
         assert all(e["data"]["attempt"] == 3 for e in failed)
         assert all("451" in e["data"]["error"] for e in failed)
         assert all("<recipient>" in e["data"]["error"] for e in failed)  # never the address
-        jobs = mongo_client[database_name]["notification_jobs"]
-        docs = await jobs.find({"match_id": parties.match_id}).to_list()
-        assert [(d["status"], d["attempts"]) for d in docs] == [("failed", 3), ("failed", 3)]
+        assert await job_states(mongo_client, database_name, parties) == [("failed", 3)] * 2
         for raw in await notifications_of(kafka, parties.match_id):
             assert b"example.org" not in raw
 
@@ -122,13 +117,26 @@ class TestSmtpOutage:
     ) -> None:
         """A 5xx answer will not change on a retry: the mail fails on its first attempt."""
         parties = Parties()
-        with smtp_server_answering("550 5.1.1 Recipient address rejected") as port:
-            settings = settings_for(kafka, mongodb, database_name, port, mail_max_attempts=5)
-            async with serving(create_app(settings)):
-                await parties.send_contacts(kafka)
-                await parties.send_match(kafka)
-                failed = await events_for(kafka, "notification.failed", parties.match_id, 2)
+        refused = "550 5.1.1 Recipient address rejected"
+        settings = functools.partial(settings_for, kafka, mongodb, database_name)
+        failed = await failures_when_answered(refused, parties, kafka, settings, attempts=5)
         assert all(e["data"]["attempt"] == 1 for e in failed)
-        jobs = mongo_client[database_name]["notification_jobs"]
-        docs = await jobs.find({"match_id": parties.match_id}).to_list()
-        assert [(d["status"], d["attempts"]) for d in docs] == [("failed", 1), ("failed", 1)]
+        assert await job_states(mongo_client, database_name, parties) == [("failed", 1)] * 2
+
+
+async def failures_when_answered(
+    reply: str, parties: Parties, kafka: str, settings: Callable[..., Settings], attempts: int
+) -> list[dict[str, Any]]:
+    """The notification.failed events of a proposal to `parties` when the SMTP server
+    answers every recipient with `reply` (`attempts` allowed per mail)."""
+    with smtp_server_answering(reply) as port:
+        async with serving(create_app(settings(port, mail_max_attempts=attempts))):
+            await parties.send_contacts(kafka)
+            await parties.send_match(kafka)
+            return await events_for(kafka, "notification.failed", parties.match_id, 2)
+
+
+async def job_states(mongo: Mongo, database: str, parties: Parties) -> list[tuple[str, int]]:
+    jobs = mongo[database]["notification_jobs"]
+    docs = await jobs.find({"match_id": parties.match_id}).to_list()
+    return [(d["status"], d["attempts"]) for d in docs]
