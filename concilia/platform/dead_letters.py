@@ -48,8 +48,8 @@ async def read_dead_letters(
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             return [], {}
+        ends = await _ends(bootstrap, partitions)
         consumer.assign(partitions)
-        ends: dict[TopicPartition, int] = await true_ends(consumer, partitions)
         for tp in partitions:
             start = await consumer.committed(tp) if from_committed else None
             consumer.seek(tp, start or 0)
@@ -69,6 +69,17 @@ async def read_dead_letters(
         return letters, ends
     finally:
         await consumer.stop()
+
+
+async def _ends(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The true end offsets, read by a consumer of no group (a group's consumer fetching
+    from the ends it was just assigned failed in aiokafka's coordination)."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await probe.start()
+    try:
+        return await true_ends(probe, partitions)
+    finally:
+        await probe.stop()
 
 
 async def list_dead_letters(bootstrap: str, name: str) -> list[DeadLetter]:

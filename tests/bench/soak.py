@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
 from concilia.contract import topics
@@ -52,6 +53,8 @@ from concilia.embedded.processes import free_port, wait_until
 from concilia.embedded.stack import MAIL_FROM, SERVICES, Ports, Stack
 from concilia.platform.auth import issue_token
 from concilia.platform.mongo import Document
+from concilia.platform.offsets import true_ends
+from services.matcher.app import GROUP_ID as MATCHER_GROUP
 from services.notifier.domain.message import message_id
 from services.notifier.store import JOBS
 from tests.support.factories import a_demand, an_offer
@@ -274,6 +277,45 @@ def undecided(operator: Client, tally: Tally) -> int:
     return count
 
 
+async def matcher_offsets(stack: Stack) -> dict[str, tuple[int | None, int | None, int]]:
+    """For the open case of undecided demands: per demands partition, the matcher's stored
+    position, its group's committed offset and the true end offset."""
+    assert stack.infra is not None
+    with MongoClient[Document](stack.infra.mongodb_url) as client:
+        stored = {
+            doc["_id"]: doc["offset"]
+            for doc in client["concilia_matcher"]["markets"].find({"offset": {"$exists": True}})
+        }
+    bootstrap = f"127.0.0.1:{stack.ports.kafka}"
+    # Never commits: it only reads the group's offsets.
+    group = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=MATCHER_GROUP, enable_auto_commit=False
+    )
+    await group.start()
+    try:
+        await group._client.force_metadata_update()
+        parts = [
+            TopicPartition(topics.DEMANDS, p)
+            for p in group.partitions_for_topic(topics.DEMANDS) or ()
+        ]
+        probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await probe.start()
+        try:
+            ends = await true_ends(probe, parts)
+        finally:
+            await probe.stop()
+        return {
+            f"{tp.topic}:{tp.partition}": (
+                stored.get(f"position:{tp.topic}:{tp.partition}"),
+                await group.committed(tp),
+                ends[tp],
+            )
+            for tp in parts
+        }
+    finally:
+        await group.stop()
+
+
 @dataclass(frozen=True)
 class Mails:
     window: int  # extra copies the known window explains (up to the job's uncertain_resends)
@@ -407,6 +449,8 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
         # A demand accepted with a 2xx but never decided is lost work, counted as lost.
         result["undecided"] = undecided(operator.demands, tally)
         result["lost"] += result["undecided"]
+        if result["undecided"]:
+            print(f"soak: matcher offsets {asyncio.run(matcher_offsets(stack))}", flush=True)
         result["forced_crashes"] = forced_crashes(stack)
     finally:
         done.set()
