@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from concilia.contract import topics
-from concilia.platform.offsets import true_ends
+from concilia.platform.offsets import read_true_ends
 from concilia.platform.outbox import cloudevents_headers
 
 REPLAY_GROUP = "concilia-dlq-replay"
@@ -48,7 +48,7 @@ async def read_dead_letters(
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:
             return [], {}
-        ends = await _ends(bootstrap, partitions)
+        ends = await read_true_ends(bootstrap, partitions)
         consumer.assign(partitions)
         for tp in partitions:
             start = await consumer.committed(tp) if from_committed else None
@@ -69,17 +69,6 @@ async def read_dead_letters(
         return letters, ends
     finally:
         await consumer.stop()
-
-
-async def _ends(bootstrap: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """The true end offsets, read by a consumer of no group (a group's consumer fetching
-    from the ends it was just assigned failed in aiokafka's coordination)."""
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
-        return await true_ends(probe, partitions)
-    finally:
-        await probe.stop()
 
 
 async def list_dead_letters(bootstrap: str, name: str) -> list[DeadLetter]:

@@ -6,7 +6,8 @@ Off unless `CONCILIA_FAILPOINTS` arms them, with a probability per pass, e.g.
 soak sets it. The places:
 
 - `consumer.after_effect`: a consumed message's effect is committed in the database, its
-  Kafka offset is not (the message comes again; the inbox makes it a no-op);
+  Kafka offset is not (the message comes again; the consumer's idempotence makes it a
+  no-op);
 - `outbox.after_publish`: Kafka acknowledged a batch of outbox rows, they are not marked
   published (they go out again; consumers drop the copies by event id);
 - `mail.after_send`: the SMTP server accepted a mail, the ledger does not know (the one

@@ -29,3 +29,16 @@ async def true_ends(
     ):
         await probe.getmany(timeout_ms=50, max_records=1)  # a fetch answers with the end
     return {tp: max(reported[tp], probe.highwater(tp) or 0) for tp in partitions}
+
+
+async def read_true_ends(
+    bootstrap: str, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """`true_ends` by a short-lived consumer of no group (a group's consumer fetching from
+    ends it was just assigned failed in aiokafka's coordination)."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await probe.start()
+    try:
+        return await true_ends(probe, partitions)
+    finally:
+        await probe.stop()

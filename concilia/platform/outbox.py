@@ -294,7 +294,6 @@ class OutboxRelay:
                 return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:  # another relay's lease is live
-            self._held_until = 0.0
             return False
         self._held_until = started + self._lease if held is not None else 0.0
         return held is not None

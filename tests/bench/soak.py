@@ -53,7 +53,7 @@ from concilia.embedded.processes import free_port, wait_until
 from concilia.embedded.stack import MAIL_FROM, SERVICES, Ports, Stack
 from concilia.platform.auth import issue_token
 from concilia.platform.mongo import Document
-from concilia.platform.offsets import true_ends
+from concilia.platform.offsets import read_true_ends
 from services.matcher.app import GROUP_ID as MATCHER_GROUP
 from services.notifier.domain.message import message_id
 from services.notifier.store import JOBS
@@ -298,12 +298,7 @@ async def matcher_offsets(stack: Stack) -> dict[str, tuple[int | None, int | Non
             TopicPartition(topics.DEMANDS, p)
             for p in group.partitions_for_topic(topics.DEMANDS) or ()
         ]
-        probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await probe.start()
-        try:
-            ends = await true_ends(probe, parts)
-        finally:
-            await probe.stop()
+        ends = await read_true_ends(bootstrap, parts)
         return {
             f"{tp.topic}:{tp.partition}": (
                 stored.get(f"position:{tp.topic}:{tp.partition}"),
