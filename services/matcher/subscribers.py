@@ -31,6 +31,7 @@ from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.contract.taxonomy import area_of
 from concilia.platform.consumer import PoisonMessage, Record
+from concilia.platform.failpoints import failpoint
 from concilia.platform.mongo import Database, Document, Session, in_transaction
 from concilia.platform.outbox import OutboxRelay, add_batch_to_outbox
 from services.matcher import store
@@ -306,6 +307,7 @@ class MatchingHandler:
             # Only database writes of values computed above: with_transaction may rerun it.
             await store.save(self._db, session, batch)
             await add_batch_to_outbox(self._db, session, messages)
+            failpoint("matcher.in_transaction")
 
         return work
 

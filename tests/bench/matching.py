@@ -178,6 +178,7 @@ async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, 
             )
             watcher = FirstDecisions(bootstrap)
             await watcher.start()
+            print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
             try:
                 published = await paced(bootstrap, load, PACED_RATE)
                 deadline = time.monotonic() + DRAIN_SECONDS

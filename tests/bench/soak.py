@@ -8,8 +8,9 @@ The long run (default): SOAK_EVENTS=10000, SOAK_KILLS=20, SOAK_DB_PAUSE=100 (s),
 SOAK_SMTP_DOWN=60 (s), SOAK_CLIENTS=4 concurrent clients (one member organisation each), and
 failpoints armed (concilia.platform.failpoints, SOAK_FAILPOINTS) so that some crashes land
 exactly between an effect and its commit: after a consumer's transaction and before its offset
-commit, after Kafka's ack and before the outbox mark, after SMTP accepted a mail and before
-the ledger knows. `run(SHORT)` is the short version `make test` runs
+commit, inside the matcher's transaction (its documents stay locked until the database aborts
+the abandoned transaction, after 60 s), after Kafka's ack and before the outbox mark, after
+SMTP accepted a mail and before the ledger knows. `run(SHORT)` is the short version `make test` runs
 (tests/service/test_faults_soak.py).
 
 Client behaviour under faults: a request that fails with a connection error, a timeout or a
@@ -45,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
 from concilia.contract import topics
@@ -53,8 +53,6 @@ from concilia.embedded.processes import free_port, wait_until
 from concilia.embedded.stack import MAIL_FROM, SERVICES, Ports, Stack
 from concilia.platform.auth import issue_token
 from concilia.platform.mongo import Document
-from concilia.platform.offsets import read_true_ends
-from services.matcher.app import GROUP_ID as MATCHER_GROUP
 from services.notifier.domain.message import message_id
 from services.notifier.store import JOBS
 from tests.support.factories import a_demand, an_offer
@@ -62,7 +60,10 @@ from tests.support.kafka import read_all
 from tests.support.places import Place
 
 SERVICE_TYPES = ("after_school", "sport", "elderly_care", "coworking")
-FAILPOINTS = "consumer.after_effect=0.0002,outbox.after_publish=0.0002,mail.after_send=0.0005"
+FAILPOINTS = (
+    "consumer.after_effect=0.0002,outbox.after_publish=0.0002,mail.after_send=0.0005,"
+    "matcher.in_transaction=0.0003"
+)
 
 
 @dataclass(frozen=True)
@@ -277,40 +278,6 @@ def undecided(operator: Client, tally: Tally) -> int:
     return count
 
 
-async def matcher_offsets(stack: Stack) -> dict[str, tuple[int | None, int | None, int]]:
-    """For the open case of undecided demands: per demands partition, the matcher's stored
-    position, its group's committed offset and the true end offset."""
-    assert stack.infra is not None
-    with MongoClient[Document](stack.infra.mongodb_url) as client:
-        stored = {
-            doc["_id"]: doc["offset"]
-            for doc in client["concilia_matcher"]["markets"].find({"offset": {"$exists": True}})
-        }
-    bootstrap = f"127.0.0.1:{stack.ports.kafka}"
-    # Never commits: it only reads the group's offsets.
-    group = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=MATCHER_GROUP, enable_auto_commit=False
-    )
-    await group.start()
-    try:
-        await group._client.force_metadata_update()
-        parts = [
-            TopicPartition(topics.DEMANDS, p)
-            for p in group.partitions_for_topic(topics.DEMANDS) or ()
-        ]
-        ends = await read_true_ends(bootstrap, parts)
-        return {
-            f"{tp.topic}:{tp.partition}": (
-                stored.get(f"position:{tp.topic}:{tp.partition}"),
-                await group.committed(tp),
-                ends[tp],
-            )
-            for tp in parts
-        }
-    finally:
-        await group.stop()
-
-
 @dataclass(frozen=True)
 class Mails:
     window: int  # extra copies the known window explains (up to the job's uncertain_resends)
@@ -444,8 +411,6 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
         # A demand accepted with a 2xx but never decided is lost work, counted as lost.
         result["undecided"] = undecided(operator.demands, tally)
         result["lost"] += result["undecided"]
-        if result["undecided"]:
-            print(f"soak: matcher offsets {asyncio.run(matcher_offsets(stack))}", flush=True)
         result["forced_crashes"] = forced_crashes(stack)
     finally:
         done.set()
