@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
@@ -39,7 +39,7 @@ from services.matcher import store
 from services.matcher.app import create_app
 from services.matcher.settings import Settings
 from tests.bench import ceilings, write_path
-from tests.bench.workload import Message, interleaved
+from tests.bench.workload import Message, interleaved, paced, produce
 from tests.support.services import serving, wait_ready
 from tests.support.waiting import eventually
 
@@ -55,43 +55,6 @@ DRAIN_SECONDS = 90  # after the paced load: a demand not decided by then counts 
 PACED_RATE = 1_000
 PACED_SECONDS = 5 if SMOKE else int(os.environ.get("BENCH_PACED_SECONDS", "60"))
 WRITE_SECONDS = 3 if SMOKE else 20
-
-
-async def produce(bootstrap: str, messages: list[Message]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
-    await producer.start()
-    try:
-        futures = [await producer.send(t, v, key=k.encode()) for t, v, k in messages]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-
-
-async def paced(bootstrap: str, messages: list[Message], rate: int) -> dict[str, int]:
-    """Publish `rate` messages a second, evenly; each demand's publish time (ms)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0)
-    await producer.start()
-    published: dict[str, int] = {}
-    futures = []
-    try:
-        started = time.perf_counter()
-        tick = 0.01  # 10 ms slices of rate/100 messages
-        per_tick = rate // 100
-        for n in range(0, len(messages), per_tick):
-            due = started + (n // per_tick) * tick
-            if (ahead := due - time.perf_counter()) > 0:
-                await asyncio.sleep(ahead)  # pacing the load, not synchronisation
-            for topic, value, key in messages[n : n + per_tick]:
-                stamp = int(time.time() * 1000)
-                futures.append(
-                    await producer.send(topic, value, key=key.encode(), timestamp_ms=stamp)
-                )
-                if topic == topics.DEMANDS:
-                    published[json.loads(value)["subject"]] = stamp
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return published
 
 
 class FirstDecisions:
@@ -139,8 +102,10 @@ async def events_handled(client: AsyncMongoClient[Document], database: str) -> i
     return await store.events_handled(client[database])
 
 
-async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, dict[str, float]]:
-    """The matcher over the workload (events/s), then the paced latency phase."""
+async def matcher_run(
+    bootstrap: str, mongodb: str, total: int, load: list[Message]
+) -> tuple[float, dict[str, float]]:
+    """The matcher over the workload (events/s), then the paced latency phase (`load`)."""
     database = "bench_matcher"
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
@@ -167,15 +132,6 @@ async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, 
             )
             rate = (total - done_first) / (time.perf_counter() - started)
 
-            load = list(
-                interleaved(
-                    PACED_RATE * PACED_SECONDS // 10,
-                    PACED_RATE * PACED_SECONDS * 9 // 10,
-                    seed=99,
-                    prefix="q",
-                    start=total,
-                )
-            )
             watcher = FirstDecisions(bootstrap)
             await watcher.start()
             print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
@@ -195,11 +151,18 @@ async def matcher_run(bootstrap: str, mongodb: str, total: int) -> tuple[float, 
     # A demand still undecided at the cut counts as decided then: a lower bound, never less.
     latencies = sorted(decided.get(d, cut) - published[d] for d in published)
     return rate, {
+        **percentiles(latencies),
+        "undecided": sum(1 for d in published if d not in decided),
+    }
+
+
+def percentiles(latencies: list[int]) -> dict[str, float]:
+    """p50, p99 and max of sorted latencies (ms), and how many."""
+    return {
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "max": latencies[-1],
         "demands": len(latencies),
-        "undecided": sum(1 for d in published if d not in decided),
     }
 
 
@@ -249,7 +212,29 @@ async def main() -> None:
         )
         rows.append(("persisted ceiling (+1 txn/batch)", f"{persisted:,.0f} events/s"))
         print(f"ceilings: pipe {pipe:,.0f}/s, persisted {persisted:,.0f}/s", flush=True)
-        matcher, latency = await matcher_run(bootstrap, mongodb, total)
+        # The paced load: one offer for nine demands, as the workload, after it in time.
+        load = list(
+            interleaved(
+                PACED_RATE * PACED_SECONDS // 10,
+                PACED_RATE * PACED_SECONDS * 9 // 10,
+                seed=99,
+                prefix="q",
+                start=total,
+            )
+        )
+        ceiling_latency = percentiles(
+            await ceilings.persisted_latency(
+                bootstrap, (client, client["bench_ceiling_paced"]), load, PACED_RATE
+            )
+        )
+        rows.append(
+            (
+                f"persisted ceiling: event → commit at {PACED_RATE:,}/s",
+                f"p50 {ceiling_latency['p50']:.0f} ms, p99 {ceiling_latency['p99']:.0f} ms",
+            )
+        )
+        print(f"persisted ceiling latency {ceiling_latency}", flush=True)
+        matcher, latency = await matcher_run(bootstrap, mongodb, total, load)
         rows.append(("matcher", f"{matcher:,.0f} events/s"))
         rows.append(("matcher / persisted ceiling", f"{matcher / persisted:.2f}"))
         rows.append(

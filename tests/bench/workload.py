@@ -1,11 +1,17 @@
 """A city-sized, interleaved workload for `make bench`: offers and demands built from the
 Isola sample data (its service-type mix, hours, prices, ages, languages), placed across
-Milan, with new offers arriving all along while demands wait."""
+Milan, with new offers arriving all along while demands wait; and the producers that
+publish it, all at once or paced."""
 
+import asyncio
+import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from aiokafka import AIOKafkaProducer
 
 from concilia.contract import topics
 from concilia.contract.demands import DemandEventData, DemandType
@@ -118,3 +124,43 @@ def interleaved(
             yield offer_message(offer_data(rng, f"{prefix}-offer-{i}"), start + n)
         else:
             yield demand_message(demand_data(rng, f"{prefix}-demand-{i}"), start + n)
+
+
+async def produce(bootstrap: str, messages: list[Message]) -> None:
+    """Publish all of `messages` as fast as the broker takes them (batched)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(t, v, key=k.encode()) for t, v, k in messages]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def paced(
+    bootstrap: str, messages: list[Message], rate: int, demands_topic: str = topics.DEMANDS
+) -> dict[str, int]:
+    """Publish `rate` messages a second, evenly; each demand's publish time (ms)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0)
+    await producer.start()
+    published: dict[str, int] = {}
+    futures = []
+    try:
+        started = time.perf_counter()
+        tick = 0.01  # 10 ms slices of rate/100 messages
+        per_tick = rate // 100
+        for n in range(0, len(messages), per_tick):
+            due = started + (n // per_tick) * tick
+            if (ahead := due - time.perf_counter()) > 0:
+                await asyncio.sleep(ahead)  # pacing the load, not synchronisation
+            for topic, value, key in messages[n : n + per_tick]:
+                stamp = int(time.time() * 1000)
+                futures.append(
+                    await producer.send(topic, value, key=key.encode(), timestamp_ms=stamp)
+                )
+                if topic == demands_topic:
+                    published[json.loads(value)["subject"]] = stamp
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return published
