@@ -2,8 +2,9 @@
 embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/workload.py).
 
 1. pipe ceiling and persisted ceiling (tests/bench/ceilings.py) over the workload;
-2. the real matcher (in-process app: batches, one transaction each with positions, state,
-   fence and outbox) over the same workload: events per second;
+2. the real matcher (`python -m services.matcher`, its own process as in production:
+   batches, one transaction each with positions, state, fence and outbox) over the same
+   workload: events per second;
 3. latency: 1,000 events/s paced for 60 s into the running matcher; for every demand, the
    time from its publication to its first decision on welfare.matches.v1 (broker record
    timestamps on one machine clock); p50 and p99;
@@ -17,6 +18,7 @@ Prints a table, then as its LAST line one JSON object with the keys of issue 8."
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -36,11 +38,9 @@ from concilia.platform.kafka import ensure_topics
 from concilia.platform.mongo import Document
 from concilia.platform.offsets import true_ends
 from services.matcher import store
-from services.matcher.app import create_app
-from services.matcher.settings import Settings
 from tests.bench import ceilings, write_path
 from tests.bench.workload import Message, interleaved, paced, produce
-from tests.support.services import serving, wait_ready
+from tests.support.services import service_process, wait_ready
 from tests.support.waiting import eventually
 
 # The city: thousands of offers, tens of thousands of demands. BENCH_SMOKE=1 shrinks it all
@@ -59,9 +59,9 @@ WRITE_SECONDS = 3 if SMOKE else 20
 
 class FirstDecisions:
     """For every demand, the broker timestamp (ms) of its first decision on the topic. Each
-    `read()` reads only what was appended since the last one: the bench runs in the
-    matcher's process, and re-reading the whole topic every second took its CPU from the
-    matcher it measures."""
+    `read()` reads only what was appended since the last one: the bench shares the
+    machine's two cores with the matcher, and re-reading the whole topic every second took
+    CPU from the matcher it measures."""
 
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -103,50 +103,61 @@ async def events_handled(client: AsyncMongoClient[Document], database: str) -> i
 
 
 async def matcher_run(
-    bootstrap: str, mongodb: str, total: int, load: list[Message]
+    bootstrap: str, mongodb: str, total: int, load: list[Message], logs: Path
 ) -> tuple[float, dict[str, float]]:
     """The matcher over the workload (events/s), then the paced latency phase (`load`)."""
     database = "bench_matcher"
-    settings = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        mongodb_url=mongodb,
-        mongodb_database=database,
-        http_port=free_port(),
-        outbox_poll_seconds=0.05,
-        match_answer_ttl_seconds=10 * 365 * 86400,
-        log_level="WARNING",
+    port = free_port()
+    # Its own process, as in production: the bench's producer and decision reader (this
+    # process) do not share the matcher's event loop or CPU.
+    matcher = service_process(
+        "services.matcher",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "MONGODB_URL": mongodb,
+            "MONGODB_DATABASE": database,
+            "HTTP_PORT": str(port),
+            "AUTH_JWT_SECRET": secrets.token_urlsafe(32),
+            "OUTBOX_POLL_SECONDS": "0.05",
+            "MATCH_ANSWER_TTL_SECONDS": str(10 * 365 * 86400),
+            "LOG_LEVEL": "WARNING",
+        },
+        logs,
+        name="bench-matcher",
     )
     client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb)
     try:
-        async with serving(create_app(settings), port=settings.port) as url:
-            await wait_ready(url)
-            first = await eventually(
-                lambda: _count_once(client, database), timeout=120, interval=0.05, what="start"
-            )
-            started, done_first = time.perf_counter(), first
-            await eventually(
-                lambda: _reached(client, database, total),
-                timeout=900,
-                interval=0.05,
-                what=f"{total} events matched",
-            )
-            rate = (total - done_first) / (time.perf_counter() - started)
+        matcher.start()
+        url = f"http://127.0.0.1:{port}"
+        await wait_ready(url)
+        first = await eventually(
+            lambda: _count_once(client, database), timeout=120, interval=0.05, what="start"
+        )
+        started, done_first = time.perf_counter(), first
+        await eventually(
+            lambda: _reached(client, database, total),
+            timeout=900,
+            interval=0.05,
+            what=f"{total} events matched",
+        )
+        rate = (total - done_first) / (time.perf_counter() - started)
 
-            watcher = FirstDecisions(bootstrap)
-            await watcher.start()
-            print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
-            try:
-                published = await paced(bootstrap, load, PACED_RATE)
-                deadline = time.monotonic() + DRAIN_SECONDS
-                while True:
-                    decided = await watcher.read()
-                    if all(d in decided for d in published) or time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(1)  # polling the topic: the bench waits, not a sync
-                cut = int(time.time() * 1000)
-            finally:
-                await watcher.stop()
+        watcher = FirstDecisions(bootstrap)
+        await watcher.start()
+        print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
+        try:
+            published = await paced(bootstrap, load, PACED_RATE)
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while True:
+                decided = await watcher.read()
+                if all(d in decided for d in published) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1)  # polling the topic: the bench waits, not a sync
+            cut = int(time.time() * 1000)
+        finally:
+            await watcher.stop()
     finally:
+        matcher.stop()
         await client.close()
     # A demand still undecided at the cut counts as decided then: a lower bound, never less.
     latencies = sorted(decided.get(d, cut) - published[d] for d in published)
@@ -234,7 +245,7 @@ async def main() -> None:
             )
         )
         print(f"persisted ceiling latency {ceiling_latency}", flush=True)
-        matcher, latency = await matcher_run(bootstrap, mongodb, total, load)
+        matcher, latency = await matcher_run(bootstrap, mongodb, total, load, home / "logs")
         rows.append(("matcher", f"{matcher:,.0f} events/s"))
         rows.append(("matcher / persisted ceiling", f"{matcher / persisted:.2f}"))
         rows.append(
