@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 from bson import ObjectId
@@ -190,11 +190,14 @@ async def ensure_outbox_indexes(db: Database) -> None:
 STRUCTURED_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 
 
-async def _settled(sent: Any) -> None:
-    """None once Kafka acknowledged `sent` (a send future); raises what refused it."""
+def _as_future(sent: Any) -> "asyncio.Future[Any]":
+    """A send's future as it is, or a refused send (an exception) as a future failed with it.
+    Gathered as futures, not coroutines: a coroutine per message would be a task each."""
     if isinstance(sent, BaseException):
-        raise sent
-    await sent
+        failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        failed.set_exception(sent)
+        return failed
+    return cast("asyncio.Future[Any]", sent)
 
 
 def in_commit_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -350,15 +353,15 @@ class OutboxRelay:
                         raise
                     future = exc
                 sent.append((row, n, message, future))
-        results = await asyncio.gather(*(_settled(s[3]) for s in sent), return_exceptions=True)
+        results = await asyncio.gather(*(_as_future(s[3]) for s in sent), return_exceptions=True)
         taken: dict[int, list[int]] = {}
         refused: dict[int, list[BaseException]] = {}
         for (row, n, message, _), result in zip(sent, results, strict=True):
-            if result is None:
+            if isinstance(result, BaseException):
+                refused.setdefault(row, []).append(result)
+            else:  # Kafka's RecordMetadata: taken
                 taken.setdefault(row, []).append(n)
                 EVENTS_PUBLISHED.labels(self._service, message["topic"], message["type"]).inc()
-            else:
-                refused.setdefault(row, []).append(result)
         done = [doc for row, doc in enumerate(batch) if row not in refused]
         if done:
             failpoint("outbox.after_publish")

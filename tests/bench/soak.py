@@ -62,7 +62,7 @@ from tests.support.places import Place
 SERVICE_TYPES = ("after_school", "sport", "elderly_care", "coworking")
 FAILPOINTS = (
     "consumer.after_effect=0.0002,outbox.after_publish=0.0002,mail.after_send=0.0005,"
-    "matcher.in_transaction=0.0003"
+    "matcher.in_transaction=0.001"
 )
 
 
