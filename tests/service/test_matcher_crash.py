@@ -9,12 +9,11 @@ import pytest
 
 from concilia.contract import topics
 from concilia.contract.matches import MatchType
-from concilia.embedded.processes import ChildProcess, free_port
-from concilia.platform.failpoints import EXIT_CODE
+from concilia.embedded.processes import ChildProcess
 from tests.support.kafka import events_of, produce, wait_for_events
 from tests.support.market import demand_event, offer_event
 from tests.support.places import PIAZZA_GAE_AULENTI, PIAZZALE_ARCHINTO
-from tests.support.services import service_process, wait_ready
+from tests.support.services import matcher_process, wait_ready
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -25,22 +24,8 @@ OFFERS = {"crash-offer-a": PIAZZALE_ARCHINTO, "crash-offer-b": PIAZZA_GAE_AULENT
 DATABASE = "t_matcher_crash"
 
 
-def start_matcher(
-    kafka: str, mongodb: str, logs: Path, name: str, failpoints: str = ""
-) -> tuple[ChildProcess, str]:
-    port = free_port()
-    env = {
-        "CONCILIA_FAILPOINTS": failpoints,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "MONGODB_URL": mongodb,
-        "MONGODB_DATABASE": DATABASE,
-        "HTTP_PORT": str(port),
-        # The events are of 2025: a ten-year answer window keeps every proposal open.
-        "MATCH_ANSWER_TTL_SECONDS": str(10 * 365 * 86400),
-    }
-    return service_process("services.matcher", env, logs, name=name).start(), (
-        f"http://127.0.0.1:{port}"
-    )
+def start_matcher(kafka: str, mongodb: str, logs: Path, name: str) -> tuple[ChildProcess, str]:
+    return matcher_process(kafka, mongodb, logs, name, database=DATABASE)
 
 
 class TestCrash:
@@ -97,48 +82,6 @@ class TestCrash:
         assert reserved == dict.fromkeys(OFFERS, CAPACITY)
         not_found = {e["data"]["reason"] for e in events if e["type"] == MatchType.NOT_FOUND}
         assert not_found == {"full"}
-
-
-class TestDeathInsideATransaction:
-    async def test_a_matcher_restarted_after_one_died_inside_its_transaction_decides_again(
-        self, kafka: str, mongodb: str, stack_home: Path
-    ) -> None:
-        """The first matcher dies with its transaction open (its market's documents stay
-        locked); the next one decides the events within the transaction lifetime (60 s)."""
-        logs = stack_home / "logs" / "matcher-death"
-        first, url = start_matcher(
-            kafka, mongodb, logs, "matcher-dies", failpoints="matcher.in_transaction=1"
-        )
-        second: ChildProcess | None = None
-        try:
-            await wait_ready(url)
-            offer = offer_event("death-offer", service_type="mobility", near=PIAZZALE_ARCHINTO)
-            await produce(kafka, topics.OFFERS, offer.to_bytes(), key="mobility")
-            await eventually(
-                lambda: _exited(first), timeout=60, what="the first matcher to die in its txn"
-            )
-            assert first.exit_code() == EXIT_CODE
-            second, url = start_matcher(kafka, mongodb, logs, "matcher-after")
-            await wait_ready(url)
-            demand = demand_event("death-demand", service_type="mobility")
-            await produce(kafka, topics.DEMANDS, demand.to_bytes(), key="mobility")
-
-            async def proposal() -> list[dict[str, Any]]:
-                found = await events_of(kafka, topics.MATCHES, MatchType.PROPOSED)
-                return [e for e in found if e["subject"] == "death-demand"]
-
-            proposed = await eventually(
-                proposal, timeout=150, interval=1, what="the demand's proposal"
-            )
-        finally:
-            first.stop()
-            if second is not None:
-                second.stop()
-        assert proposed[0]["data"]["offer_id"] == "death-offer"
-
-
-async def _exited(child: ChildProcess) -> bool:
-    return not child.alive()
 
 
 async def _count_is(collection: Any, count: int) -> bool:
