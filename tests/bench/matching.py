@@ -16,6 +16,7 @@ embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/wor
 Prints a table, then as its LAST line one JSON object with the keys of issue 8."""
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -98,19 +99,30 @@ class FirstDecisions:
         return self.first
 
 
+def bench_client(url: str) -> AsyncMongoClient[Document]:
+    """The bench's own client: no call waits more than 60 s. SecantusDB has held a commit
+    for many minutes here (see the write path below); the bench then fails with a timeout
+    instead of waiting for ever."""
+    return AsyncMongoClient(url, timeoutMS=60_000)
+
+
+async def close(client: AsyncMongoClient[Document]) -> None:
+    """Close without waiting on a database that stopped answering."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(client.close(), timeout=10)
+
+
 async def paced_ceiling(bootstrap: str, home: Path, load: list[Message]) -> list[int]:
     """The persisted ceiling's latency under `load`, on a SecantusDB server of its own."""
     port = free_port()
     server = start_mongodb(port, home / "db-paced", home / "logs")
-    client: AsyncMongoClient[Document] = AsyncMongoClient(
-        f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    )
+    client = bench_client(f"mongodb://127.0.0.1:{port}/?directConnection=true")
     try:
         return await ceilings.persisted_latency(
             bootstrap, (client, client["ceiling"]), load, PACED_RATE
         )
     finally:
-        await client.close()
+        await close(client)
         server.stop()
 
 
@@ -141,7 +153,7 @@ async def matcher_run(
         logs,
         name="bench-matcher",
     )
-    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb)
+    client = bench_client(mongodb)
     try:
         matcher.start()
         url = f"http://127.0.0.1:{port}"
@@ -174,7 +186,7 @@ async def matcher_run(
             await watcher.stop()
     finally:
         matcher.stop()
-        await client.close()
+        await close(client)
     # A demand still undecided at the cut counts as decided then: a lower bound, never less.
     latencies = sorted(decided.get(d, cut) - published[d] for d in published)
     return rate, {
@@ -220,7 +232,7 @@ async def main() -> None:
     mongo = start_mongodb(mongo_port, home / "db", home / "logs")
     bootstrap = f"127.0.0.1:{kafka_port}"
     mongodb = f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true"
-    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb)
+    client = bench_client(mongodb)
     rows: list[tuple[str, str]] = []
     try:
         await ensure_topics(bootstrap)
@@ -296,7 +308,7 @@ async def main() -> None:
         rows.append(("raw inserts, concurrency 32", f"{inserts:,.0f} documents/s"))
         rows.append(("write path ratio", f"{api / inserts:.2f}"))
     finally:
-        await client.close()
+        await close(client)
         kafka.stop()
         mongo.stop()
         shutil.rmtree(home, ignore_errors=True)
