@@ -41,7 +41,7 @@ from concilia.platform.offsets import true_ends
 from services.matcher import store
 from tests.bench import ceilings, write_path
 from tests.bench.workload import Message, interleaved, paced, produce
-from tests.support.services import service_process, wait_ready
+from tests.support.services import matcher_process, wait_ready
 from tests.support.waiting import eventually
 
 # The city: thousands of offers, tens of thousands of demands. BENCH_SMOKE=1 shrinks it all
@@ -135,28 +135,22 @@ async def matcher_run(
 ) -> tuple[float, dict[str, float]]:
     """The matcher over the workload (events/s), then the paced latency phase (`load`)."""
     database = "bench_matcher"
-    port = free_port()
+    client = bench_client(mongodb)
     # Its own process, as in production: the bench's producer and decision reader (this
     # process) do not share the matcher's event loop or CPU.
-    matcher = service_process(
-        "services.matcher",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MONGODB_URL": mongodb,
-            "MONGODB_DATABASE": database,
-            "HTTP_PORT": str(port),
+    matcher, url = matcher_process(
+        bootstrap,
+        mongodb,
+        logs,
+        "bench-matcher",
+        database=database,
+        env={
             "AUTH_JWT_SECRET": secrets.token_urlsafe(32),
             "OUTBOX_POLL_SECONDS": "0.05",
-            "MATCH_ANSWER_TTL_SECONDS": str(10 * 365 * 86400),
             "LOG_LEVEL": "WARNING",
         },
-        logs,
-        name="bench-matcher",
     )
-    client = bench_client(mongodb)
     try:
-        matcher.start()
-        url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
         first = await eventually(
             lambda: _count_once(client, database), timeout=120, interval=0.05, what="start"
@@ -261,9 +255,8 @@ async def main() -> None:
                 start=total,
             )
         )
-        # On a database server of its own, like the write path below: its 120,000 writes
-        # would otherwise take SecantusDB's oplog past its cap before the matcher runs,
-        # and pruning it has held a commit for minutes (see the write path).
+        # On a database server of its own, like the write path below: the matcher's
+        # database then holds only the matcher's writes.
         ceiling_latency = percentiles(await paced_ceiling(bootstrap, home, load))
         rows.append(
             (

@@ -10,8 +10,8 @@ failpoints armed (concilia.platform.failpoints, SOAK_FAILPOINTS) so that some cr
 exactly between an effect and its commit: after a consumer's transaction and before its offset
 commit, inside the matcher's transaction (its documents stay locked until the database aborts
 the abandoned transaction, after 60 s), after Kafka's ack and before the outbox mark, after
-SMTP accepted a mail and before the ledger knows. `run(SHORT)` is the short version `make test` runs
-(tests/service/test_faults_soak.py).
+SMTP accepted a mail and before the ledger knows. `run(SHORT)` is the short version
+`make test` runs (tests/service/test_faults_soak.py).
 
 Client behaviour under faults: a request that fails with a connection error, a timeout or a
 5xx is retried with the same Idempotency-Key (that is what the key is for); `unexpected`

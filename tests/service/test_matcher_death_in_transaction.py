@@ -44,7 +44,7 @@ class TestDeathInsideATransaction:
             offer = offer_event("death-offer", service_type="mobility", near=PIAZZALE_ARCHINTO)
             await produce(kafka, topics.OFFERS, offer.to_bytes(), key="mobility")
             await eventually(
-                lambda: _exited(first), timeout=60, what="the first matcher to die in its txn"
+                lambda: not first.alive(), timeout=60, what="the first matcher to die in its txn"
             )
             assert first.exit_code() == EXIT_CODE
             second, url = matcher_process(kafka, mongodb, logs, "matcher-after", database=DATABASE)
@@ -64,7 +64,3 @@ class TestDeathInsideATransaction:
             if second is not None:
                 second.stop()
         assert proposed[0]["data"]["offer_id"] == "death-offer"
-
-
-async def _exited(child: ChildProcess) -> bool:
-    return not child.alive()

@@ -63,18 +63,27 @@ async def wait_ready(base_url: str, timeout: float = 60) -> None:
 
 
 def matcher_process(
-    kafka: str, mongodb: str, logs: Path, name: str, *, database: str, failpoints: str = ""
+    kafka: str,
+    mongodb: str,
+    logs: Path,
+    name: str,
+    *,
+    database: str,
+    failpoints: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[ChildProcess, str]:
-    """A started `python -m services.matcher` on a free port, and its base URL. The tests'
-    events are of 2025: a ten-year answer window keeps every proposal open."""
+    """A started `python -m services.matcher` on a free port (`env` adds variables), and its
+    base URL. Test and bench events are old: a ten-year answer window keeps every proposal
+    open."""
     port = free_port()
-    env = {
+    full_env = {
         "CONCILIA_FAILPOINTS": failpoints,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "MONGODB_URL": mongodb,
         "MONGODB_DATABASE": database,
         "HTTP_PORT": str(port),
         "MATCH_ANSWER_TTL_SECONDS": str(10 * 365 * 86400),
+        **(env or {}),
     }
-    child = service_process("services.matcher", env, logs, name=name).start()
+    child = service_process("services.matcher", full_env, logs, name=name).start()
     return child, f"http://127.0.0.1:{port}"
