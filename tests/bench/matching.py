@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from concilia.contract import topics
-from concilia.embedded.processes import free_port
+from concilia.embedded.processes import ChildProcess, free_port
 from concilia.embedded.servers import start_kafka, start_mongodb
 from concilia.platform.kafka import ensure_topics
 from concilia.platform.mongo import Document
@@ -99,6 +99,15 @@ class FirstDecisions:
         return self.first
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process has used so far: per-event costs from it are
+    far steadier than rates on a shared two-core machine."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_client(url: str) -> AsyncMongoClient[Document]:
     """The bench's own client: no call waits more than 60 s. SecantusDB has held a commit
     for many minutes here (see the write path below); the bench then fails with a timeout
@@ -131,9 +140,10 @@ async def events_handled(client: AsyncMongoClient[Document], database: str) -> i
 
 
 async def matcher_run(
-    bootstrap: str, mongodb: str, total: int, load: list[Message], logs: Path
+    bootstrap: str, mongo: ChildProcess, mongodb: str, total: int, load: list[Message], logs: Path
 ) -> tuple[float, dict[str, float]]:
-    """The matcher over the workload (events/s), then the paced latency phase (`load`)."""
+    """The matcher over the workload (events/s), then the paced latency phase (`load`);
+    with the CPU the matcher and the database used per event of the workload."""
     database = "bench_matcher"
     client = bench_client(mongodb)
     # Its own process, as in production: the bench's producer and decision reader (this
@@ -156,6 +166,7 @@ async def matcher_run(
             lambda: _count_once(client, database), timeout=120, interval=0.05, what="start"
         )
         started, done_first = time.perf_counter(), first
+        cpu = cpu_seconds(matcher.pid), cpu_seconds(mongo.pid)
         await eventually(
             lambda: _reached(client, database, total),
             timeout=900,
@@ -163,6 +174,9 @@ async def matcher_run(
             what=f"{total} events matched",
         )
         rate = (total - done_first) / (time.perf_counter() - started)
+        handled = await events_handled(client, database) - done_first
+        matcher_cpu = (cpu_seconds(matcher.pid) - cpu[0]) / handled * 1e6
+        database_cpu = (cpu_seconds(mongo.pid) - cpu[1]) / handled * 1e6
 
         watcher = FirstDecisions(bootstrap)
         await watcher.start()
@@ -185,6 +199,8 @@ async def matcher_run(
     latencies = sorted(decided.get(d, cut) - published[d] for d in published)
     return rate, {
         **percentiles(latencies),
+        "matcher_us": matcher_cpu,
+        "database_us": database_cpu,
         "undecided": sum(1 for d in published if d not in decided),
     }
 
@@ -205,6 +221,13 @@ async def _count_once(client: AsyncMongoClient[Document], database: str) -> int:
 
 async def _reached(client: AsyncMongoClient[Document], database: str, total: int) -> bool:
     return await events_handled(client, database) >= total
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
 
 
 def market_scale() -> dict[str, Any]:
@@ -240,10 +263,23 @@ async def main() -> None:
         )
         pipe = await ceilings.pipe(bootstrap, total, "pipe", None)
         rows.append(("pipe ceiling (batched raw pipe)", f"{pipe:,.0f} events/s"))
+        cpu = time.process_time(), cpu_seconds(mongo.pid)
         persisted = await ceilings.pipe(
             bootstrap, total, "persisted", (client, client["bench_ceiling"])
         )
+        ceiling_cpu = [
+            (after - before) / total * 1e6
+            for before, after in zip(
+                cpu, (time.process_time(), cpu_seconds(mongo.pid)), strict=True
+            )
+        ]
         rows.append(("persisted ceiling (+1 txn/batch)", f"{persisted:,.0f} events/s"))
+        rows.append(
+            (
+                "  its CPU per event: client, database",
+                f"{ceiling_cpu[0]:,.0f} µs, {ceiling_cpu[1]:,.0f} µs",
+            )
+        )
         print(f"ceilings: pipe {pipe:,.0f}/s, persisted {persisted:,.0f}/s", flush=True)
         # The paced load: one offer for nine demands, as the workload, after it in time.
         load = list(
@@ -265,8 +301,14 @@ async def main() -> None:
             )
         )
         print(f"persisted ceiling latency {ceiling_latency}", flush=True)
-        matcher, latency = await matcher_run(bootstrap, mongodb, total, load, home / "logs")
+        matcher, latency = await matcher_run(bootstrap, mongo, mongodb, total, load, home / "logs")
         rows.append(("matcher", f"{matcher:,.0f} events/s"))
+        rows.append(
+            (
+                "  its CPU per event: matcher, database",
+                f"{latency['matcher_us']:,.0f} µs, {latency['database_us']:,.0f} µs",
+            )
+        )
         rows.append(("matcher / persisted ceiling", f"{matcher / persisted:.2f}"))
         rows.append(
             (
@@ -278,6 +320,7 @@ async def main() -> None:
         )
         print(f"matcher {matcher:,.0f}/s; latency {latency}", flush=True)
         if MATCHER_ONLY:
+            print_table(rows)
             print(
                 json.dumps(
                     {
@@ -313,10 +356,7 @@ async def main() -> None:
     rows.append(("load 100k open (restart)", f"{scale['load_s_100k']:.1f} s"))
     rows.append(("RSS holding 100k open", f"{scale['rss_mb_100k']:.0f} MB"))
 
-    width = max(len(name) for name, _ in rows)
-    print()
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(rows)
     print(
         json.dumps(
             {

@@ -1,15 +1,18 @@
 """The shared contract: taxonomy, envelope, validation of incoming payloads."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from concilia.contract import topics
 from concilia.contract.__main__ import documents
 from concilia.contract.demands import DemandCreate
-from concilia.contract.envelope import CloudEvent, stable_id
+from concilia.contract.envelope import EVENT_NAMESPACE, CloudEvent, stable_id
 from concilia.contract.offers import OfferCreate
 from concilia.contract.taxonomy import AREA_OF, Area, ServiceType, area_of
 from tests.support.factories import a_demand, an_offer
@@ -63,6 +66,13 @@ class TestEnvelope:
         """The same parts give the same id, different parts a different one."""
         assert stable_id("match", "d1", "o1", 1) == stable_id("match", "d1", "o1", 1)
         assert stable_id("match", "d1", "o1", 1) != stable_id("match", "d1", "o1", 2)
+
+    @given(st.lists(st.one_of(st.text(), st.integers(), st.none()), max_size=4))
+    def test_a_stable_id_is_the_uuid5_of_its_parts(self, parts: list[object]) -> None:
+        """The ids already published stay what they were: uuid5 of the parts joined by
+        U+001F, in the event namespace, even with non-ASCII parts."""
+        joined = "\x1f".join(str(p) for p in parts)
+        assert stable_id(*parts) == str(uuid.uuid5(EVENT_NAMESPACE, joined))
 
     def test_a_source_outside_services_is_refused(self) -> None:
         """The envelope's source names one of our services."""
