@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from concilia.platform.logging import configure_logging
 from concilia.platform.settings import ServiceSettings
 
-
 # The cyclic garbage collector's thresholds (allocations between young collections, young
 # collections between middle ones, middle ones between full ones). With Python's defaults
 # (700, 10, 10) the matcher spent about a third of its CPU collecting (135 µs of 433 per
