@@ -94,6 +94,12 @@ async def waiting(db: Database) -> dict[str, Counter[str]]:
     query = {"state": "waiting"}
     fields = {"service_type": 1, "waiting_reason": 1, "not_found_answers": 1}
     docs = await db[store.DEMANDS].find(query, fields).to_list()
+    # A demand that got a proposal since its document was written is matched (store.matched).
+    live = {"service_type": {"$in": [str(t) for t in ServiceType]}, "state": {"$in": store.LIVE}}
+    matched = {
+        m["demand_id"] for m in await db[store.MATCHES].find(live, {"demand_id": 1}).to_list()
+    }
+    docs = [doc for doc in docs if doc["_id"] not in matched]
     latest = {
         doc["_id"]: (doc.get("not_found_answers", 0), doc.get("waiting_reason")) for doc in docs
     }

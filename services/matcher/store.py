@@ -1,7 +1,8 @@
 """The matcher's own state in MongoDB (`concilia_matcher`): offers with their held seats,
 demands waiting or matched in submission order, and the matches with their state
 (DESIGN §8). A market is loaded per service type (its live matches only) and saved record
-by record in the transaction of the events (or the expiry sweep) that changed it.
+by record in the transaction of the events (or the expiry sweep) that changed it. A demand
+that only got a proposal is not rewritten: its live match says it is matched (`matched`).
 
 Writes are fenced by ownership: whoever loads a market first claims it (`claim` bumps the
 market's epoch in `markets`), and every transaction that saves it checks that epoch is still
@@ -42,7 +43,7 @@ MATCHES = "matches"
 # transaction writes those demands in full and deletes the market's list.
 REASONS = "reasons"
 FOLD_AT = 50
-_LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
+LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
 async def ensure_indexes(db: Database) -> None:
@@ -89,8 +90,9 @@ async def load_market(
     # Closed demands stay in the database: only their version and order are loaded.
     closed = {"service_type": service_type, "state": str(DemandState.CLOSED)}
     tombstones = await db[DEMANDS].find(closed, {"version": 1, "seq": 1}).to_list()
-    live = {"service_type": service_type, "state": {"$in": _LIVE}}
+    live = {"service_type": service_type, "state": {"$in": LIVE}}
     matches = await db[MATCHES].find(live).sort("seq", 1).to_list()
+    matched(demands, matches)
     market = Market(
         service_type,
         offers=[_offer_record(doc) for doc in offers],
@@ -100,6 +102,20 @@ async def load_market(
         answer_ttl=answer_ttl,
     )
     return market, logged
+
+
+def matched(demands: list[DemandRecord], live_matches: list[Document]) -> None:
+    """Give each demand its live match: a demand's document is not rewritten when it only
+    got a proposal (a third of the writes on a busy market, each dearer than an insert),
+    so the match's document is what says the demand is matched, and by how many proposals
+    its demand has been reached so far (part of the next proposal's id)."""
+    by_id = {record.demand.id: record for record in demands}
+    for doc in live_matches:
+        record = by_id.get(doc["demand_id"])
+        if record is not None:
+            record.state = DemandState.MATCHED
+            record.match_id, record.offer_id = doc["_id"], doc["offer_id"]
+            record.proposals = max(record.proposals, doc.get("proposals") or 0)
 
 
 async def _apply_reasons(db: Database, service_type: str, demands: list[DemandRecord]) -> Logged:
@@ -191,8 +207,9 @@ def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
     folded: list[str] = []
     for change in changes:
         market, outcome, logged = change.market, change.outcome, change.logged
-        full = set(outcome.demands)
-        again = outcome.reasons - outcome.demands
+        # A demand that only got a proposal keeps its document: its live match says so.
+        full = outcome.demands | (outcome.matched & outcome.created)
+        again = outcome.reasons - full
         if again and logged.documents + 1 >= FOLD_AT:
             full |= again | {d for d in logged.demands if d in market.demands}
             again = set()
@@ -200,7 +217,10 @@ def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
             folded.append(market.service_type)
         docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
         docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(full)]
-        docs[MATCHES] += [_match_doc(m, change.partition) for m in outcome.matches.values()]
+        docs[MATCHES] += [
+            _match_doc(m, change.partition, _proposals(market, m, outcome.created))
+            for m in outcome.matches.values()
+        ]
         if again:
             docs[REASONS].append(_reasons_doc(market, sorted(again)))
             logged.documents += 1
@@ -313,7 +333,14 @@ def _demand_record(doc: dict[str, Any]) -> DemandRecord:
     )
 
 
-def _match_doc(match: Match, partition: int | None) -> Document:
+def _proposals(market: Market, match: Match, created: set[str]) -> int | None:
+    """For a new match: how many proposals its demand has had (its document may not say)."""
+    if match.match_id not in created:
+        return None
+    return market.demand_record(match.demand_id).proposals
+
+
+def _match_doc(match: Match, partition: int | None, proposals: int | None) -> Document:
     return {
         "_id": match.match_id,
         "service_type": match.demand.service_type,
@@ -331,6 +358,7 @@ def _match_doc(match: Match, partition: int | None) -> Document:
         "provider_answer": match.provider_answer,
         "offer_raw": match.offer.raw,  # as proposed, compact JSON
         "demand_raw": match.demand.raw,
+        **({"proposals": proposals} if proposals is not None else {}),
     }
 
 

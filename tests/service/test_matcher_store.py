@@ -14,8 +14,8 @@ from concilia.platform.outbox import ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.domain.events import MarketEvent
 from services.matcher.subscribers import Incoming, MarketCache, MatchingHandler
-from tests.support.market import at, published, submitted, withdrawn
-from tests.support.places import SAN_SIRO
+from tests.support.market import at, published, requester_declines, submitted, withdrawn
+from tests.support.places import PIAZZA_GAE_AULENTI, SAN_SIRO
 
 pytestmark = pytest.mark.service
 
@@ -84,3 +84,54 @@ class TestReasonDocuments:
         assert (demand["waiting_reason"], demand["not_found_answers"]) == ("no_provider", 3)
         assert await db[store.REASONS].count_documents({}) == 0
         assert await reloaded(mongo_client, db) == (NotFoundReason.NO_PROVIDER, 3)
+
+
+class TestProposalsWithoutRewrites:
+    async def test_a_waiting_demand_matched_later_is_matched_after_a_reload(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """A demand that waited, then got a proposal when a near offer came, keeps its
+        waiting document (one replace fewer per proposal); a reload finds it matched by
+        that proposal, with its proposal count."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = handler(mongo_client, db)
+        await matcher([incoming(0, submitted("a"), DEMANDS, 0)])
+        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+        live = matcher.cache.markets()[0].demands["a"]
+        assert live.match_id is not None
+
+        demand = await db[store.DEMANDS].find_one({"_id": "a"})
+        assert demand is not None
+        assert (demand["state"], demand["match_id"]) == ("waiting", None)
+        market = await handler(mongo_client, db).cache.get("after_school", 0)
+        record = market.demands["a"]
+        assert (record.state, record.match_id, record.offer_id, record.proposals) == (
+            live.state,
+            live.match_id,
+            "offer-1",
+            1,
+        )
+        assert market.waiting_demands == 0
+
+    async def test_a_second_proposal_after_a_reload_gets_a_new_id(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """Declined after a reload, the demand's next proposal counts on from the first:
+        its id is not the first one's again."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        first = handler(mongo_client, db)
+        await first([incoming(0, submitted("a"), DEMANDS, 0)])
+        await first([incoming(1, published("offer-1"), OFFERS, 0)])
+        await first([incoming(2, published("offer-2", near=PIAZZA_GAE_AULENTI), OFFERS, 1)])
+        match_id = first.cache.markets()[0].demands["a"].match_id
+        assert match_id is not None
+
+        again = handler(mongo_client, db)
+        await again([incoming(3, requester_declines(match_id, "a"), DEMANDS, 1)])
+        record = again.cache.markets()[0].demands["a"]
+        assert record.proposals == 2
+        assert record.match_id not in (None, match_id)

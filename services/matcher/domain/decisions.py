@@ -101,7 +101,9 @@ class Outcome:
     waiting demands that were only answered again with a new reason (nothing else of them
     changed: storage may keep just their reason and answer count). `created`: the ids of
     the offers, demands and matches that first appeared here (storage inserts them, which
-    costs the database a fraction of replacing a record)."""
+    costs the database a fraction of replacing a record). `matched`: the demands that got a
+    proposal here (their live match, stored anyway, says so: storage need not rewrite them
+    unless they are in `demands` too)."""
 
     decisions: list[Decision] = field(default_factory=list)
     offers: set[str] = field(default_factory=set)
@@ -109,15 +111,24 @@ class Outcome:
     matches: dict[str, Match] = field(default_factory=dict)
     reasons: set[str] = field(default_factory=set)
     created: set[str] = field(default_factory=set)
+    matched: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
-        return bool(self.decisions or self.offers or self.demands or self.matches or self.reasons)
+        return bool(
+            self.decisions
+            or self.offers
+            or self.demands
+            or self.matches
+            or self.reasons
+            or self.matched
+        )
 
     def merge(self, other: "Outcome") -> None:
         self.decisions += other.decisions
         self.offers |= other.offers
         self.demands |= other.demands
+        self.matched |= other.matched
         self.matches.update(other.matches)
         self.reasons |= other.reasons
         self.created |= other.created

@@ -617,7 +617,7 @@ class Market:
         outcome.matches[match.match_id] = match
         outcome.created.add(match.match_id)
         outcome.offers.add(offer.id)
-        outcome.demands.add(demand.id)
+        outcome.matched.add(demand.id)
         return Proposal(match, submitted_at=record.submitted_at)
 
     def _why_not(self, record: DemandRecord) -> tuple[NotFoundReason, dict[str, Any]]:
