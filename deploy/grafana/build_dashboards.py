@@ -137,7 +137,7 @@ def network() -> list[dict[str, Any]]:
             "Exposure: seats held by provider",
             [
                 (
-                    "topk(10, max by (organization_id) (concilia_provider_seats_held))",
+                    "topk(10, sum by (organization_id) (concilia_provider_seats_held))",
                     "{{organization_id}}",
                 )
             ],

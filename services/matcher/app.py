@@ -19,7 +19,8 @@ from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.expiry import Clock, ExpirySweeper
-from services.matcher.insight import GaugeRefresher, insight_router
+from services.matcher.gauges import GaugeRefresher
+from services.matcher.insight import insight_router
 from services.matcher.settings import Settings
 from services.matcher.subscribers import (
     CONSUMER,
@@ -61,7 +62,7 @@ def create_app(
         every_seconds=settings.match_expiry_sweep_seconds,
         grace_seconds=settings.match_expiry_grace_seconds,
     )
-    gauges = GaugeRefresher(db)
+    gauges = GaugeRefresher(cache)
     subscribe_batch(
         broker,
         topics.OFFERS,

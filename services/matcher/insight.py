@@ -1,15 +1,13 @@
 """The network's own question — where does demand go unmet, by area and service type, and is
 it getting better week by week — answered from the matcher's database: `GET /v1/insight`
-(role `operator`, JSON; `concilia stats` prints it) and the gap gauges of /metrics.
+(role `operator`, JSON; `concilia stats` prints it). The gap gauges of /metrics come from
+the markets in memory instead (gauges.py): they are read every few seconds.
 
 Read from what is committed, not from the in-memory markets, so every matcher instance
-reports the whole network alike (dashboards take `max`), whichever partitions it owns.
+answers for the whole network alike, whichever partitions it owns.
 "This week" is the last 7 days before now, "last week" the 7 days before those; a
 proposal counts in the week it was made, and as accepted if it is accepted now."""
 
-import asyncio
-import contextlib
-import logging
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -23,17 +21,9 @@ from concilia.contract.matches import MatchState
 from concilia.contract.taxonomy import AREA_OF, ServiceType
 from concilia.platform.auth import Principal, Role
 from concilia.platform.http import principal_dependency
-from concilia.platform.metrics import (
-    OPEN_OFFERS,
-    OPEN_SEATS,
-    PROVIDER_SEATS_HELD,
-    WAITING_DEMANDS,
-)
 from concilia.platform.mongo import Database
 from concilia.platform.problems import Problem
 from services.matcher import store
-
-log = logging.getLogger("concilia.matcher.insight")
 
 WEEK = timedelta(days=7)
 _LIVE_OFFER = ("open", "full")
@@ -159,46 +149,6 @@ async def insight(db: Database, now: datetime) -> Insight:
             )
         )
     return Insight(generated_at=now, this_week_from=this_week, last_week_from=last_week, rows=rows)
-
-
-async def refresh_gauges(db: Database) -> None:
-    """Set the gap gauges (every service type, zeros included) from the database."""
-    supplied, held = await supply(db)
-    reasons = await waiting(db)
-    for service_type in ServiceType:
-        area = str(AREA_OF[service_type])
-        offers, seats = supplied.get(service_type, (0, 0))
-        OPEN_OFFERS.labels(area, service_type).set(offers)
-        OPEN_SEATS.labels(area, service_type).set(seats)
-        WAITING_DEMANDS.labels(area, service_type).set(sum(reasons.get(service_type, {}).values()))
-    for org, seats in held.items():
-        PROVIDER_SEATS_HELD.labels(org).set(seats)
-
-
-class GaugeRefresher:
-    """Refreshes the gap gauges every `every_seconds` while the service runs."""
-
-    def __init__(self, db: Database, every_seconds: float = 5.0) -> None:
-        self._db = db
-        self._every = every_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="matcher-gap-gauges")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await refresh_gauges(self._db)
-            except Exception as exc:  # the database may be down: the next round retries
-                log.warning("gap gauges not refreshed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._every)  # a refresh period, not synchronisation
 
 
 async def _no_secret() -> Principal:

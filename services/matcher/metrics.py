@@ -61,7 +61,7 @@ def observe(service_type: str, decisions: Iterable[Decision]) -> None:
             MATCHES.labels(area, service_type).inc()
             waited = (decision.time - decision.submitted_at).total_seconds()
             TIME_TO_MATCH.labels(area).observe(max(0.0, waited))
-            PROVIDER_PROPOSALS.labels(decision.offer.event.organization_id, area).inc()
+            PROVIDER_PROPOSALS.labels(decision.offer.organization_id, area).inc()
         elif isinstance(decision, NotFound):
             NOT_FOUND.labels(area, service_type, str(decision.reason)).inc()
         elif isinstance(decision, MatchAccepted | MatchEnded):

@@ -134,6 +134,17 @@ async def _apply_reasons(db: Database, service_type: str, demands: list[DemandRe
     return logged
 
 
+async def markets_on(db: Database, partitions: set[int]) -> list[tuple[str, int]]:
+    """(service type, partition) of the markets whose events come from `partitions` (as
+    their last transaction wrote), and of those with a proposal waiting for answers: all
+    are loaded when partitions are assigned, so that windows run out and the gap gauges
+    count every market even if no event comes."""
+    found = set(await markets_with_proposals(db, partitions))
+    docs = await db[MARKETS].find({"partition": {"$in": sorted(partitions)}}).to_list()
+    found |= {(doc["_id"], int(doc["partition"])) for doc in docs}
+    return sorted(found)
+
+
 async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tuple[str, int]]:
     """(service type, partition) of the markets on `partitions` that have a proposal
     waiting for answers: their windows must run out even if no event comes. One look-up per
@@ -195,7 +206,7 @@ class Writes:
     """The documents of a batch, worked out before its transaction (which may rerun)."""
 
     positions: Positions
-    fences: list[tuple[str, int]]
+    fences: list[tuple[str, int, int | None]]  # market, our epoch, its events' partition
     docs: dict[str, list[Document]]
     folded: list[str]  # the markets whose reason documents go
     created: set[str]  # ids of records new to the database: inserted, not replaced
@@ -225,7 +236,7 @@ def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
             docs[REASONS].append(_reasons_doc(market, sorted(again)))
             logged.documents += 1
             logged.demands |= again
-    fences = [(c.market.service_type, c.epoch) for c in changes]
+    fences = [(c.market.service_type, c.epoch, c.partition) for c in changes]
     created = {record_id for c in changes for record_id in c.outcome.created}
     return Writes(positions, fences, docs, folded, created)
 
@@ -236,8 +247,11 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
     started from unchanged); else raise MarketMoved, which aborts the transaction. One
     round trip per collection, whatever the number of markets."""
     fences = [
-        UpdateOne({"_id": service_type, "epoch": epoch}, {"$inc": {"version": 1}})
-        for service_type, epoch in batch.fences
+        UpdateOne(
+            {"_id": service_type, "epoch": epoch},
+            {"$inc": {"version": 1}, **({"$set": {"partition": p}} if p is not None else {})},
+        )
+        for service_type, epoch, p in batch.fences
     ]
     read, moved = batch.positions.read, batch.positions.moved
     # A position moves only from where this batch found it: another member that handled

@@ -67,7 +67,7 @@ class MarketCache:
         self._partitions: dict[str, int | None] = {}
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
-        self.to_load = False  # partitions were assigned: load their markets with proposals
+        self.to_load = False  # partitions were assigned: load their markets
         self.generation = 0
 
     async def get(self, service_type: str, partition: int | None = None) -> Market:
@@ -254,11 +254,9 @@ class MatchingHandler:
             return sum(len(outcome.decisions) for _, outcome, _ in changes)
 
     async def _load_owned(self) -> None:
-        """After an assignment: load the markets of the owned partitions that have
-        proposals waiting, so their windows run out even if no event comes."""
-        for service_type, partition in await store.markets_with_proposals(
-            self._db, self.cache.owned
-        ):
+        """After an assignment: load the markets of the owned partitions, so that their
+        windows run out and their gap is exported even if no event comes."""
+        for service_type, partition in await store.markets_on(self._db, self.cache.owned):
             await self.cache.get(service_type, partition)
         self.cache.to_load = False
 
@@ -312,5 +310,5 @@ class MatchingHandler:
         return work
 
     def _observe(self, market: Market, outcome: Outcome) -> None:
-        # The gap gauges are refreshed from the database (services/matcher/insight.py).
+        # The gap gauges are exported from the markets every few seconds (gauges.py).
         observe(market.service_type, outcome.decisions)

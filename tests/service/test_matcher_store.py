@@ -135,3 +135,20 @@ class TestProposalsWithoutRewrites:
         record = again.cache.markets()[0].demands["a"]
         assert record.proposals == 2
         assert record.match_id not in (None, match_id)
+
+
+class TestOwnedMarkets:
+    async def test_the_markets_of_assigned_partitions_are_found_even_without_proposals(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """A market whose demands only wait (no proposal) is found by the partition its
+        events came from, so a new owner loads it and exports its gap."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = handler(mongo_client, db)
+        waiting = Incoming("w", at(0), submitted("a"), DEMANDS, 3, 0)
+        await matcher([waiting])
+
+        assert await store.markets_on(db, {3}) == [("after_school", 3)]
+        assert await store.markets_on(db, {0, 1}) == []

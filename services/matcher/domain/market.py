@@ -17,6 +17,7 @@ leave memory (the database keeps them; `leaving` holds them until saved, a tombs
 their version stays)."""
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,6 +91,17 @@ class DemandRecord:
     not_found_answers: int = 0  # how many not_found answers it got: part of their ids
     proposals: int = 0  # how many proposals it got: part of their ids
     excluded: set[str] = field(default_factory=set)  # offers never to propose it again
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A market's supply and demand: offers with a free seat, their free seats, the
+    demands waiting, and the seats held by each provider organisation."""
+
+    open_offers: int
+    open_seats: int
+    waiting_demands: int
+    held_by_organization: Counter[str]
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,19 @@ class Market:
     @property
     def waiting_demands(self) -> int:
         return len(self.waiting)
+
+    def gap(self) -> "Gap":
+        """What the operators' gap gauges show of this market (one pass over its offers)."""
+        open_offers = open_seats = 0
+        held: Counter[str] = Counter()
+        for record in self.offers.values():
+            if not record.active:
+                continue
+            held[record.offer.organization_id] += record.reserved
+            if record.offer.open and record.remaining > 0:
+                open_offers += 1
+                open_seats += record.remaining
+        return Gap(open_offers, open_seats, len(self.waiting), held)
 
     def state_of(self, demand_id: str) -> DemandState | None:
         """The demand's state; closed ones are no longer held, only known to be closed."""

@@ -46,6 +46,7 @@ class Offer:
 
     id: str
     service_type: str
+    organization_id: str  # the provider's
     version: int
     open: bool
     remote: bool
@@ -79,6 +80,7 @@ class Offer:
         return cls(
             id=data.id,
             service_type=str(data.service_type),
+            organization_id=data.organization_id,
             version=data.version,
             open=data.status in _LIVE_OFFER,  # full is live too: the matcher counts seats
             remote=data.remote,
