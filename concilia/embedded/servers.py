@@ -30,6 +30,14 @@ def start_kafka(port: int, log_dir: Path, timeout: float = 30) -> ChildProcess:
     return child
 
 
+# SecantusDB's WiredTiger cache (the most it may use, not an allocation). With its default,
+# 1 GB, every command stalled about 37 s into the bench's paced phase, some 200,000
+# documents written (py-spy: threads queued on the storage lock behind one doing WiredTiger
+# work), whatever its oplog cap and with or without the transaction reaper; with 4 GB the
+# same run decided every demand. mongod sizes its cache to half the machine's memory.
+MONGODB_CACHE_SIZE = "4G"
+
+
 def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) -> ChildProcess:
     """SecantusDB: WiredTiger-backed, answers as a one-node replica set (transactions work);
     abandoned transactions are aborted after 60 s, as by mongod (mongodb_server.py)."""
@@ -51,6 +59,8 @@ def start_mongodb(port: int, storage: Path, log_dir: Path, timeout: float = 60) 
             str(storage),
             "--log-level",
             "WARNING",
+            "--cache-size",
+            MONGODB_CACHE_SIZE,
         ],
         log_dir / "mongodb.log",
         # A SIGKILL loses the last acknowledged commits (measured: 59 of 5,451 transactions
