@@ -15,13 +15,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from concilia.contract import topics
+from concilia.platform.background import BackgroundTask
 from concilia.platform.metrics import CONSUMER_LAG, DLQ_MESSAGES
 from concilia.platform.offsets import true_ends
 
 log = logging.getLogger("concilia.lag")
 
 
-class KafkaGauges:
+class KafkaGauges(BackgroundTask):
     """Measures lag and DLQ depth every `every_seconds` while started."""
 
     def __init__(
@@ -31,20 +32,14 @@ class KafkaGauges:
         *,
         every_seconds: float = 5.0,
     ) -> None:
+        super().__init__("kafka-gauges")
         self._bootstrap = bootstrap_servers
         self._groups = {group: tuple(names) for group, names in groups.items()}
         self._every = every_seconds
-        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._groups:
-            self._task = asyncio.create_task(self._run(), name="kafka-gauges")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            super().start()
 
     async def _run(self) -> None:
         clients: Clients | None = None

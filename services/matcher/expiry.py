@@ -3,11 +3,11 @@ clock. A small grace lets an answer given just before the end, still in flight o
 topic, arrive first (the answer's own time then decides, which replays the same)."""
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from concilia.platform.background import BackgroundTask
 from services.matcher.metrics import EXPIRY_SWEEPS
 from services.matcher.subscribers import MatchingHandler
 
@@ -16,31 +16,21 @@ log = logging.getLogger("concilia.matcher.expiry")
 Clock = Callable[[], datetime]
 
 
-class ExpirySweeper:
+class ExpirySweeper(BackgroundTask):
     """Every `every_seconds`, expire what ended before `clock() - grace_seconds`."""
 
     def __init__(
         self, handler: MatchingHandler, clock: Clock, every_seconds: float, grace_seconds: float
     ) -> None:
+        super().__init__("matcher-expiry")
         self._handler = handler
         self._clock = clock
         self._every = every_seconds
         self._grace = timedelta(seconds=grace_seconds)
-        self._task: asyncio.Task[None] | None = None
 
     async def sweep(self) -> int:
         """One sweep now; how many match decisions it made."""
         return await self._handler.expire_due(self._clock() - self._grace)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="matcher-expiry")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

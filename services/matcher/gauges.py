@@ -14,6 +14,7 @@ import contextlib
 from collections import Counter
 
 from concilia.contract.taxonomy import AREA_OF, ServiceType
+from concilia.platform.background import BackgroundTask
 from concilia.platform.metrics import (
     OPEN_OFFERS,
     OPEN_SEATS,
@@ -50,26 +51,17 @@ def export(markets: list[Market], organizations: set[str]) -> set[str]:
     return set(held)
 
 
-class GaugeRefresher:
+class GaugeRefresher(BackgroundTask):
     """Exports the gap gauges of the cached markets every `every_seconds`."""
 
     def __init__(self, cache: MarketCache, every_seconds: float = 5.0) -> None:
+        super().__init__("matcher-gap-gauges")
         self._cache = cache
         self._every = every_seconds
         self._organizations: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
 
     def refresh(self) -> None:
         self._organizations = export(self._cache.markets(), self._organizations)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="matcher-gap-gauges")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -86,6 +86,16 @@ class TestReasonDocuments:
         assert await reloaded(mongo_client, db) == (NotFoundReason.NO_PROVIDER, 3)
 
 
+async def waited_then_matched(client: Any, db: Any) -> MatchingHandler:
+    """A matcher on `db` whose demand "a" waited, then got offer-1 when it came."""
+    await store.ensure_indexes(db)
+    await ensure_outbox_indexes(db)
+    matcher = handler(client, db)
+    await matcher([incoming(0, submitted("a"), DEMANDS, 0)])
+    await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+    return matcher
+
+
 class TestProposalsWithoutRewrites:
     async def test_a_waiting_demand_matched_later_is_matched_after_a_reload(
         self, mongo_client: Any, database_name: str
@@ -94,11 +104,7 @@ class TestProposalsWithoutRewrites:
         waiting document (one replace fewer per proposal); a reload finds it matched by
         that proposal, with its proposal count."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        matcher = handler(mongo_client, db)
-        await matcher([incoming(0, submitted("a"), DEMANDS, 0)])
-        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
+        matcher = await waited_then_matched(mongo_client, db)
         live = matcher.cache.markets()[0].demands["a"]
         assert live.match_id is not None
 
@@ -121,11 +127,7 @@ class TestProposalsWithoutRewrites:
         """Declined after a reload, the demand's next proposal counts on from the first:
         its id is not the first one's again."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        first = handler(mongo_client, db)
-        await first([incoming(0, submitted("a"), DEMANDS, 0)])
-        await first([incoming(1, published("offer-1"), OFFERS, 0)])
+        first = await waited_then_matched(mongo_client, db)
         await first([incoming(2, published("offer-2", near=PIAZZA_GAE_AULENTI), OFFERS, 1)])
         match_id = first.cache.markets()[0].demands["a"].match_id
         assert match_id is not None
