@@ -54,28 +54,18 @@ class Insight(BaseModel):
     rows: list[GapRow]
 
 
-async def supply(db: Database) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
-    """(open offers, open seats) by service type, and the seats held by provider."""
+async def supply(db: Database) -> dict[str, tuple[int, int]]:
+    """(open offers, open seats) by service type."""
     by_type: dict[str, tuple[int, int]] = {}
-    held: dict[str, int] = {}
-    fields = {
-        "service_type": 1,
-        "reserved": 1,
-        "data.status": 1,
-        "data.capacity": 1,
-        "data.organization_id": 1,
-    }
+    fields = {"service_type": 1, "reserved": 1, "data.status": 1, "data.capacity": 1}
     for doc in await db[store.OFFERS].find({"active": True}, fields).to_list():
         data: dict[str, Any] = doc["data"]
-        reserved = int(doc.get("reserved", 0))
-        org = str(data.get("organization_id", "unknown"))
-        held[org] = held.get(org, 0) + reserved
         if data.get("status") not in _LIVE_OFFER:
             continue
-        free = max(0, int(data["capacity"]) - reserved)
+        free = max(0, int(data["capacity"]) - int(doc.get("reserved", 0)))
         offers, seats = by_type.get(doc["service_type"], (0, 0))
         by_type[doc["service_type"]] = (offers + (free > 0), seats + free)
-    return by_type, held
+    return by_type
 
 
 async def waiting(db: Database) -> dict[str, Counter[str]]:
@@ -118,7 +108,7 @@ async def proposals_since(db: Database, since: datetime) -> list[dict[str, Any]]
 async def insight(db: Database, now: datetime) -> Insight:
     """The gap table as of `now`."""
     this_week, last_week = now - WEEK, now - 2 * WEEK
-    supplied, _ = await supply(db)
+    supplied = await supply(db)
     reasons = await waiting(db)
     rows = []
     recent = await proposals_since(db, last_week)
