@@ -1,5 +1,6 @@
 """Fixtures: the real embedded servers (Tansu, SecantusDB, SMTP sink) on free ports."""
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -11,11 +12,19 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from concilia.embedded.processes import ChildProcess, free_port
-from concilia.embedded.servers import start_kafka, start_mongodb, start_smtp_sink
+from concilia.embedded.servers import (
+    TANSU_FETCH_MAX_WAIT_MS,
+    start_kafka,
+    start_mongodb,
+    start_smtp_sink,
+)
 from concilia.platform.auth import issue_token
 from concilia.platform.kafka import ensure_topics
 
 JWT_SECRET = secrets.token_hex(32)
+# The services under test talk to Tansu: their consumers wait at the broker as briefly as
+# under `concilia up` (in-process services read it from here, child processes inherit it).
+os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(TANSU_FETCH_MAX_WAIT_MS))
 
 
 @pytest.fixture(scope="session")

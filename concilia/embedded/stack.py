@@ -26,7 +26,7 @@ from concilia.embedded.processes import (
     port_open,
     wait_until,
 )
-from concilia.embedded.servers import Infrastructure
+from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS, Infrastructure
 from concilia.platform.kafka import DEFAULT_PARTITIONS, ensure_topics
 
 SERVICES = ("offers", "demands", "matcher", "notifier")
@@ -227,6 +227,7 @@ class Stack:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
+            "KAFKA_FETCH_MAX_WAIT_MS": str(TANSU_FETCH_MAX_WAIT_MS),
             "MONGODB_URL": self.infra.mongodb_url,
             "HTTP_PORT": str(self.ports.of(name)),
             "AUTH_JWT_SECRET": secret,

@@ -31,6 +31,14 @@ class ServiceSettings(BaseSettings):
     default_port: ClassVar[int] = 8000
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=60_000,
+        description="Longest a consumer's fetch waits at the broker for records (Kafka's "
+        "fetch.max.wait.ms). Apache Kafka answers as soon as records arrive; Tansu waits, so "
+        "the embedded stack sets it low",
+    )
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str | None = Field(
         default=None, description="Database name; default concilia_<service>"

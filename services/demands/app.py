@@ -41,7 +41,12 @@ def create_app(
     store = DemandStore(RecordStore(client, db, COLLECTION, outbox_relay, ("requester_ref",)))
     kafka = broker or make_broker(settings.kafka_bootstrap_servers, SERVICE)
     subscribe(
-        kafka, topics.MATCHES, group_id=GROUP_ID, service=SERVICE, handle=match_handler(store)
+        kafka,
+        topics.MATCHES,
+        group_id=GROUP_ID,
+        service=SERVICE,
+        handle=match_handler(store),
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
     @contextlib.asynccontextmanager

@@ -76,6 +76,7 @@ def create_app(
         max_records=1000,
         # Range keeps partition i of offers and of demands on one member (co-partitioning).
         partition_assignment_strategy=(RangePartitionAssignor,),
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         listener=ClearCacheOnRebalance(cache),
     )
 

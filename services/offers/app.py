@@ -48,7 +48,12 @@ def create_app(
     store = OfferStore(RecordStore(client, db, COLLECTION, outbox_relay, ("provider_ref",)))
     kafka = broker or make_broker(settings.kafka_bootstrap_servers, SERVICE)
     subscribe(
-        kafka, topics.MATCHES, group_id=GROUP_ID, service=SERVICE, handle=match_handler(store)
+        kafka,
+        topics.MATCHES,
+        group_id=GROUP_ID,
+        service=SERVICE,
+        handle=match_handler(store),
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
     @contextlib.asynccontextmanager

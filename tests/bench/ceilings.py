@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient, ReplaceOne
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
+from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS
 from concilia.platform.kafka import DEFAULT_PARTITIONS
 from concilia.platform.mongo import Database, Document, Session
 from tests.bench.workload import Message, paced
@@ -50,6 +51,7 @@ async def pipe(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=1000,
+        fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS,  # what the matcher gets from the stack
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)
     await consumer.start()

@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from concilia.embedded.processes import ChildProcess, free_port
+from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS
 from tests.support.waiting import eventually
 
 
@@ -39,8 +40,9 @@ async def serving(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
 def service_process(
     module: str, env: Mapping[str, str], log_dir: Path, name: str | None = None
 ) -> ChildProcess:
-    """`python -m <module>` with `env` added to this environment (not yet started)."""
-    full_env = {**os.environ, **env}
+    """`python -m <module>` with `env` added to this environment (not yet started), its
+    consumers' fetch wait set for Tansu as `concilia up` sets it."""
+    full_env = {**os.environ, "KAFKA_FETCH_MAX_WAIT_MS": str(TANSU_FETCH_MAX_WAIT_MS), **env}
     return ChildProcess(
         name or module,
         [sys.executable, "-m", module],

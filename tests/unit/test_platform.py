@@ -71,8 +71,10 @@ class TestSettings:
         monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
         monkeypatch.setenv("MONGODB_URL", "mongodb://mongo:27017")
         monkeypatch.setenv("HTTP_PORT", "9000")
+        monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "25")
         settings = ServiceSettings()
         assert settings.kafka_bootstrap_servers == "kafka:9092"
+        assert settings.kafka_fetch_max_wait_ms == 25
         assert settings.mongodb_url == "mongodb://mongo:27017"
         assert settings.port == 9000
 
