@@ -18,13 +18,17 @@ after `max_attempts` attempts, counted in concilia_outbox_parked_total, and no l
 blocks the rows behind it; an outage (broker unreachable) is retried forever and never
 parks. Few round trips under load: a relay woken by a commit lingers `linger_seconds` so
 the commits of that moment share one batch (one read, one mark), and the lease is renewed
-once half of it has passed, not every batch."""
+once half of it has passed, not every batch. A process that stages batch rows hands each
+committed row to its relay (`committed`): while the outbox holds nothing else, the lease
+holder publishes it from memory and only marks it; the outbox is still read every
+`poll_seconds` (rows of other instances) and after any failure."""
 
 import asyncio
 import contextlib
 import logging
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -52,6 +56,7 @@ __all__ = [
     "add_batch_to_outbox",
     "add_rows_to_outbox",
     "add_to_outbox",
+    "batch_row",
     "ensure_outbox_indexes",
     "record_row",
 ]
@@ -104,23 +109,26 @@ async def add_batch_to_outbox(
 ) -> None:
     """Stage messages inside the caller's transaction as one batch row, published in order
     (for a consumer whose messages are ordered by its transactions, not by record versions)."""
-    if not messages:
-        return
+    if messages:
+        await db[OUTBOX].insert_one(batch_row(messages), session=session)
+
+
+def batch_row(messages: list[OutgoingMessage]) -> dict[str, Any]:
+    """The one row of a transaction's messages (see `add_batch_to_outbox`). Made before
+    the transaction, it keeps its id if the transaction is run again, and can be handed to
+    the relay once committed (`OutboxRelay.committed`)."""
     row_id = ObjectId()
-    await db[OUTBOX].insert_one(
-        {
-            "_id": row_id,
-            "type": "batch",
-            "messages": [_entry(m) for m in messages],
-            "taken": [],  # indexes of the messages Kafka took (after a partial refusal)
-            "aggregate": f"batch:{row_id}",
-            "version": None,
-            "attempts": 0,
-            "created_at": datetime.now(UTC),
-            "published_at": None,
-        },
-        session=session,
-    )
+    return {
+        "_id": row_id,
+        "type": "batch",
+        "messages": [_entry(m) for m in messages],
+        "taken": [],  # indexes of the messages Kafka took (after a partial refusal)
+        "aggregate": f"batch:{row_id}",
+        "version": None,
+        "attempts": 0,
+        "created_at": datetime.now(UTC),
+        "published_at": None,
+    }
 
 
 def _to_send(row: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -255,9 +263,23 @@ class OutboxRelay:
         self._held_until = 0.0  # time.monotonic() until which this relay holds the lease
         self._linger = linger_seconds
         self._backlog = False  # the last batch was full
+        # Rows this process committed and handed over, in commit order; they are published
+        # from here, not read back, while the outbox holds nothing else (`_caught_up`).
+        self._handed: list[dict[str, Any]] = []
+        self._caught_up = False
+        self._read_at = 0.0  # time.monotonic() of the last read of the outbox
+        self._read_ids: deque[ObjectId] = deque(maxlen=1024)  # rows those reads published
 
     def notify(self) -> None:
         """Wake the relay now (called after a commit that staged messages)."""
+        self._wake.set()
+
+    def committed(self, row: dict[str, Any]) -> None:
+        """Wake the relay for a row this process has just committed, handing it over: the
+        holder of the lease publishes it without reading it back (a read of the outbox per
+        transaction was an eighth of the matcher's database time). A relay that does not
+        hold the lease drops it: the holder reads it from the outbox."""
+        self._handed.append(row)
         self._wake.set()
 
     async def start(self) -> None:
@@ -314,6 +336,8 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._caught_up = False  # what failed is read again from the outbox
+                self._handed.clear()
                 self.last_error = repr(exc)
                 self._failing_since = self._failing_since or time.monotonic()
                 log.warning("outbox relay failed, retrying", extra={"error": repr(exc)})
@@ -331,9 +355,10 @@ class OutboxRelay:
         messages Kafka took."""
         self._backlog = False
         if not await self.holds_lease():
+            self._handed.clear()
+            self._caught_up = False
             return 0
-        batch = await self._next_batch()
-        self._backlog = len(batch) >= self._batch
+        batch = self._take_handed() if self._reads_from_memory() else await self._read()
         await self._measure(batch)
         if not batch:
             return 0
@@ -369,12 +394,42 @@ class OutboxRelay:
                 {"_id": {"$in": [doc["_id"] for doc in done]}},
                 {"$set": {"published_at": datetime.now(UTC)}},
             )
+        if refused:
+            self._caught_up = False  # the refused rows are read again, before later ones
         outage = next((e for errors in refused.values() for e in errors if is_outage(e)), None)
         if outage is not None:
             raise outage
         for row, errors in refused.items():
             await self._failed(batch[row], errors[0], taken.get(row, []))
         return sum(len(indexes) for indexes in taken.values())
+
+    def _reads_from_memory(self) -> bool:
+        """Rows handed over, and nothing else pending as of the last read of the outbox,
+        which is not older than the poll interval (other instances' rows are read then)."""
+        fresh = time.monotonic() - self._read_at < self._poll
+        return bool(self._handed) and self._caught_up and fresh
+
+    def _take_handed(self) -> list[dict[str, Any]]:
+        taken, self._handed = self._handed[: self._batch], self._handed[self._batch :]
+        self._backlog = bool(self._handed)
+        return [row for row in taken if row["_id"] not in self._read_ids]
+
+    async def _read(self) -> list[dict[str, Any]]:
+        """The next batch read from the outbox. Rows handed over and committed before the
+        read are in it (or in a later read): those are no longer published from memory."""
+        self._caught_up = False  # until a read finds less than a batch
+        self._read_at = time.monotonic()
+        handed = len(self._handed)
+        batch = await self._next_batch()
+        self._backlog = len(batch) >= self._batch
+        self._caught_up = not self._backlog
+        read = {row["_id"] for row in batch}
+        self._read_ids.extend(read)
+        # Rows handed during the read may be in it too; those handed before are.
+        self._handed = [
+            row for n, row in enumerate(self._handed) if n >= handed and row["_id"] not in read
+        ]
+        return batch
 
     async def _next_batch(self) -> list[dict[str, Any]]:
         """The oldest pending rows, each aggregate's rows in version (commit) order, with

@@ -19,7 +19,7 @@ the rebalance), the market's epoch fences it off (store.claim / store.save)."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from concilia.contract.taxonomy import area_of
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.failpoints import failpoint
 from concilia.platform.mongo import Database, Document, Session, in_transaction
-from concilia.platform.outbox import OutboxRelay, add_batch_to_outbox
+from concilia.platform.outbox import OutboxRelay, add_rows_to_outbox, batch_row
 from services.matcher import store
 from services.matcher.domain.decisions import Outcome
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
@@ -140,6 +140,15 @@ class Incoming:
     topic: str
     partition: int
     offset: int
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A batch's transaction (`run`, which may be run again) and the outbox row it stages,
+    handed to the relay once committed."""
+
+    run: Callable[[Session], Awaitable[None]]
+    row: dict[str, Any] | None
 
 
 class MatchingHandler:
@@ -269,19 +278,19 @@ class MatchingHandler:
         return {key: p for key in keys if (p := self.cache.positions[key]) is not None}
 
     async def _commit(
-        self, work: Any, changes: list[Change], moved: dict[str, int] | None = None
+        self, work: Transaction | None, changes: list[Change], moved: dict[str, int] | None = None
     ) -> None:
         """Run a transaction `_persist` prepared (none if nothing changed)."""
         if work is None:
             return
-        await in_transaction(self._client, work)
+        await in_transaction(self._client, work.run)
         self.cache.positions.update(moved or {})
-        if any(outcome.decisions for _, outcome, _ in changes):
-            self._relay.notify()
+        if work.row is not None:
+            self._relay.committed(work.row)
         for market, outcome, _ in changes:
             self._observe(market, outcome)
 
-    def _persist(self, positions: store.Positions, changes: list[Change]) -> Any:
+    def _persist(self, positions: store.Positions, changes: list[Change]) -> Transaction | None:
         """The transaction of these changes, its documents and messages worked out now
         (the records may change again before it runs); None if nothing changed."""
         if not positions.moved and not any(outcome.changed for _, outcome, _ in changes):
@@ -301,13 +310,15 @@ class MatchingHandler:
             ],
         )
 
-        async def work(session: Session) -> None:
+        row = batch_row(messages) if messages else None
+
+        async def run(session: Session) -> None:
             # Only database writes of values computed above: with_transaction may rerun it.
             await store.save(self._db, session, batch)
-            await add_batch_to_outbox(self._db, session, messages)
+            await add_rows_to_outbox(self._db, session, [row] if row else [])
             failpoint("matcher.in_transaction")
 
-        return work
+        return Transaction(run, row)
 
     def _observe(self, market: Market, outcome: Outcome) -> None:
         # The gap gauges are exported from the markets every few seconds (gauges.py).

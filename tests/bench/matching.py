@@ -156,7 +156,6 @@ async def matcher_run(
         database=database,
         env={
             "AUTH_JWT_SECRET": secrets.token_urlsafe(32),
-            "OUTBOX_POLL_SECONDS": "0.05",
             "LOG_LEVEL": "WARNING",
         },
     )

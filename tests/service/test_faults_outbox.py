@@ -2,6 +2,7 @@
 real broker and database."""
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 from prometheus_client import REGISTRY
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from concilia.contract.envelope import CloudEvent
 from concilia.platform.messages import OutgoingMessage
@@ -17,6 +18,7 @@ from concilia.platform.outbox import (
     OUTBOX,
     OutboxRelay,
     add_batch_to_outbox,
+    batch_row,
     ensure_outbox_indexes,
 )
 from tests.support.kafka import read_all
@@ -169,6 +171,133 @@ class TestABatchRow:
         assert parked is not None
         assert (parked["attempts"], parked["taken"]) == (3, [0, 2])
         assert await published(kafka, "batch-") == ["batch-1", "batch-2"]
+
+
+def batch_of(subject: str, *numbers: int) -> dict[str, Any]:
+    """A transaction's batch row holding the events `subject-n`, as a consumer stages it."""
+    return batch_row(
+        [
+            OutgoingMessage(
+                topic=TOPIC,
+                key="childcare",
+                event=CloudEvent.new(
+                    type="offer.updated",
+                    source="tests",
+                    subject=subject,
+                    data={"n": n},
+                    id=f"{subject}-{n}",
+                ),
+            )
+            for n in numbers
+        ]
+    )
+
+
+async def marked(db: Any, row: dict[str, Any]) -> bool:
+    doc = await db[OUTBOX].find_one({"_id": row["_id"]}, {"published_at": 1})
+    return doc is not None and doc["published_at"] is not None
+
+
+class OutboxReads(monitoring.CommandListener):
+    """Counts the reads of the outbox a client makes."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command.get("find") == OUTBOX:
+            self.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class TestRowsHandedOver:
+    async def test_a_row_handed_over_after_its_commit_is_published_without_reading_the_outbox(
+        self, kafka: str, mongodb: str, database_name: str, db: Any
+    ) -> None:
+        """The lease holder publishes and marks a row its process committed and handed
+        over, from memory: no read of the outbox."""
+        reads = OutboxReads()  # the relay's own reads, on a client of its own
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            mongodb, tz_aware=True, event_listeners=[reads]
+        )
+        relay = OutboxRelay(client[database_name], kafka, "matcher", poll_seconds=30)
+        try:
+            async with running(relay):
+                warm_up = batch_of("handed", 0)
+                await db[OUTBOX].insert_one(warm_up)
+                relay.committed(warm_up)
+                await eventually(lambda: marked(db, warm_up), what="the first row published")
+                before = reads.count
+                row = batch_of("handed", 1, 2)
+                await db[OUTBOX].insert_one(row)
+                relay.committed(row)
+                await eventually(lambda: marked(db, row), what="the row published")
+                assert reads.count == before
+        finally:
+            await client.close()
+        assert await published(kafka, "handed-") == ["handed-0", "handed-1", "handed-2"]
+
+    async def test_rows_committed_by_another_instance_are_read_while_rows_are_handed_over(
+        self, kafka: str, db: Any
+    ) -> None:
+        """A row another instance committed (never handed over) is published too, while
+        this process keeps handing over rows: the outbox is read every poll interval."""
+        relay = OutboxRelay(db, kafka, "matcher", poll_seconds=0.2)
+        foreign = batch_of("elsewhere", 1)
+        handed: list[dict[str, Any]] = []
+        async with running(relay):
+            warm_up = batch_of("busy", 0)  # the relay has read the outbox: all is handed now
+            await db[OUTBOX].insert_one(warm_up)
+            relay.committed(warm_up)
+            await eventually(lambda: marked(db, warm_up), what="the first row published")
+            handed.append(warm_up)
+            await db[OUTBOX].insert_one(foreign)
+            deadline = time.monotonic() + 30
+            while not await marked(db, foreign):
+                assert time.monotonic() < deadline, "the other instance's row was never read"
+                row = batch_of("busy", len(handed))
+                await db[OUTBOX].insert_one(row)
+                relay.committed(row)
+                handed.append(row)
+                await eventually(lambda: marked(db, row), what="the handed row published")  # noqa: B023
+        assert await published(kafka, "elsewhere-") == ["elsewhere-1"]
+        assert await published(kafka, "busy-") == [f"busy-{n}" for n in range(len(handed))]
+
+    async def test_a_row_read_before_it_was_handed_over_is_published_once(
+        self, kafka: str, db: Any
+    ) -> None:
+        """A commit the relay read from the outbox before the committer handed it over is
+        not published again from memory."""
+        relay = OutboxRelay(db, kafka, "matcher", poll_seconds=30)
+        early, later = batch_of("early", 1), batch_of("early", 2)
+        await db[OUTBOX].insert_one(early)
+        async with running(relay):
+            await eventually(lambda: marked(db, early), what="the row read and published")
+            relay.committed(early)
+            await db[OUTBOX].insert_one(later)
+            relay.committed(later)
+            await eventually(lambda: marked(db, later), what="the next row published")
+        assert await published(kafka, "early-") == ["early-1", "early-2"]
+
+    async def test_a_relay_without_the_lease_leaves_a_handed_row_to_the_holder(
+        self, kafka: str, db: Any
+    ) -> None:
+        """Two instances: a row handed to the one that does not hold the lease is published
+        once, by the holder, from the outbox."""
+        holder = OutboxRelay(db, kafka, "matcher", poll_seconds=0.05)
+        other = OutboxRelay(db, kafka, "matcher", poll_seconds=0.05)
+        assert await holder.holds_lease()
+        row = batch_of("other", 1)
+        async with running(holder, other):
+            await db[OUTBOX].insert_one(row)
+            other.committed(row)
+            await eventually(lambda: marked(db, row), what="the row published")
+        assert await published(kafka, "other-") == ["other-1"]
 
 
 class TestReadiness:

@@ -2,7 +2,6 @@
 another can never commit, and a rebalance waits for the batch in flight."""
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,29 +13,16 @@ from services.matcher.subscribers import (
     ClearCacheOnRebalance,
     Incoming,
     MarketCache,
-    MatchingHandler,
 )
 from tests.support.market import at, published, submitted
+from tests.support.matcher import TTL, a_handler
 
 pytestmark = pytest.mark.service
-
-TTL = timedelta(days=3650)
-
-
-class QuietRelay:
-    """The relay is not under test: nothing is published."""
-
-    def notify(self) -> None:
-        pass
 
 
 def submitted_at(minutes: int, demand_id: str, offset: int) -> Incoming:
     """A demand submitted at `minutes`, at `offset` of partition 0."""
     return Incoming(f"{demand_id}-event", at(minutes), submitted(demand_id), DEMANDS, 0, offset)
-
-
-def handler(client: Any, db: Any) -> MatchingHandler:
-    return MatchingHandler(client, db, QuietRelay(), MarketCache(db, TTL))  # type: ignore[arg-type]
 
 
 class TestFencing:
@@ -48,7 +34,7 @@ class TestFencing:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        old, new = handler(mongo_client, db), handler(mongo_client, db)
+        old, new = a_handler(mongo_client, db), a_handler(mongo_client, db)
         await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
 
         await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
@@ -72,7 +58,7 @@ class TestFencing:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        first = handler(mongo_client, db)
+        first = a_handler(mongo_client, db)
         batch = [
             Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0),
             Incoming("demand-event", at(1), submitted("demand-1"), DEMANDS, 0, 0),
@@ -80,7 +66,7 @@ class TestFencing:
         assert await first(batch) == ["processed", "processed"]
         rows = await db[OUTBOX].find().to_list()
 
-        restarted = handler(mongo_client, db)  # a new process: nothing cached
+        restarted = a_handler(mongo_client, db)  # a new process: nothing cached
         assert await restarted(batch) == ["duplicate", "duplicate"]
         assert await restarted([*batch, submitted_at(2, "demand-2", 1)]) == [
             "duplicate",

@@ -3,7 +3,6 @@ reason is kept as a reason document, not a rewrite of the demand, and a reload (
 rebalance) still knows its latest reason and answer count, before and after the reason
 documents are folded into the demands."""
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,24 +12,12 @@ from concilia.contract.topics import DEMANDS, OFFERS
 from concilia.platform.outbox import ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.domain.events import MarketEvent
-from services.matcher.subscribers import Incoming, MarketCache, MatchingHandler
+from services.matcher.subscribers import Incoming, MatchingHandler
 from tests.support.market import at, published, requester_declines, submitted, withdrawn
+from tests.support.matcher import a_handler
 from tests.support.places import PIAZZA_GAE_AULENTI, SAN_SIRO
 
 pytestmark = pytest.mark.service
-
-TTL = timedelta(days=3650)
-
-
-class QuietRelay:
-    """The relay is not under test: nothing is published."""
-
-    def notify(self) -> None:
-        pass
-
-
-def handler(client: Any, db: Any) -> MatchingHandler:
-    return MatchingHandler(client, db, QuietRelay(), MarketCache(db, TTL))  # type: ignore[arg-type]
 
 
 def incoming(minutes: int, event: MarketEvent, topic: str, offset: int) -> Incoming:
@@ -41,7 +28,7 @@ async def told_no_provider_then_too_far(client: Any, db: Any) -> MatchingHandler
     """A matcher on `db` whose demand "a" waited for no provider, then for a far offer."""
     await store.ensure_indexes(db)
     await ensure_outbox_indexes(db)
-    matcher = handler(client, db)
+    matcher = a_handler(client, db)
     await matcher([incoming(0, submitted("a", near=SAN_SIRO), DEMANDS, 0)])
     await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
     return matcher
@@ -49,7 +36,7 @@ async def told_no_provider_then_too_far(client: Any, db: Any) -> MatchingHandler
 
 async def reloaded(client: Any, db: Any) -> tuple[NotFoundReason | None, int]:
     """The demand's reason and answer count as a new process loads them."""
-    market = await handler(client, db).cache.get("after_school", 0)
+    market = await a_handler(client, db).cache.get("after_school", 0)
     record = market.demands["a"]
     return record.waiting_reason, record.not_found_answers
 
@@ -90,7 +77,7 @@ async def waited_then_matched(client: Any, db: Any) -> MatchingHandler:
     """A matcher on `db` whose demand "a" waited, then got offer-1 when it came."""
     await store.ensure_indexes(db)
     await ensure_outbox_indexes(db)
-    matcher = handler(client, db)
+    matcher = a_handler(client, db)
     await matcher([incoming(0, submitted("a"), DEMANDS, 0)])
     await matcher([incoming(1, published("offer-1"), OFFERS, 0)])
     return matcher
@@ -111,7 +98,7 @@ class TestProposalsWithoutRewrites:
         demand = await db[store.DEMANDS].find_one({"_id": "a"})
         assert demand is not None
         assert (demand["state"], demand["match_id"]) == ("waiting", None)
-        market = await handler(mongo_client, db).cache.get("after_school", 0)
+        market = await a_handler(mongo_client, db).cache.get("after_school", 0)
         record = market.demands["a"]
         assert (record.state, record.match_id, record.offer_id, record.proposals) == (
             live.state,
@@ -132,7 +119,7 @@ class TestProposalsWithoutRewrites:
         match_id = first.cache.markets()[0].demands["a"].match_id
         assert match_id is not None
 
-        again = handler(mongo_client, db)
+        again = a_handler(mongo_client, db)
         await again([incoming(3, requester_declines(match_id, "a"), DEMANDS, 1)])
         record = again.cache.markets()[0].demands["a"]
         assert record.proposals == 2
@@ -148,7 +135,7 @@ class TestOwnedMarkets:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        matcher = handler(mongo_client, db)
+        matcher = a_handler(mongo_client, db)
         waiting = Incoming("w", at(0), submitted("a"), DEMANDS, 3, 0)
         await matcher([waiting])
 
