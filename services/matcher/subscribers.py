@@ -48,7 +48,7 @@ CHUNK = 250  # events per transaction within a batch: the next chunk is decided 
 YIELD_EVERY = 16  # events decided between two turns of the event loop (the commit in flight)
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
-Change = tuple[Market, Outcome, int | None]  # a market, what changed, its partition
+Change = tuple[Market, Outcome, int]  # a market, what changed, its partition
 
 
 class MarketCache:
@@ -59,49 +59,62 @@ class MarketCache:
         self._db = db
         self._answer_ttl = answer_ttl
         self._markets: dict[str, Market] = {}
-        self._epochs: dict[str, int] = {}
+        self._epochs: dict[int, int] = {}  # our claim on each partition
         self._logged: dict[str, store.Logged] = {}
         # Positions as last read or committed (None: none yet); a stale one only makes a
         # transaction fail (positions move only from where it found them) and be retried.
         self.positions: dict[str, int | None] = {}
-        self._partitions: dict[str, int | None] = {}
+        self._partitions: dict[str, int] = {}
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
         self.to_load = False  # partitions were assigned: load their markets
         self.generation = 0
 
-    async def get(self, service_type: str, partition: int | None = None) -> Market:
+    async def get(self, service_type: str, partition: int) -> Market:
+        """The market of `service_type`, whose events come from `partition`; the partition
+        is claimed before the first of its markets is loaded (that fences others off)."""
         if service_type not in self._markets:
-            epoch = await store.claim(self._db, service_type)  # before loading: fences others
+            if partition not in self._epochs:
+                self._epochs[partition] = await store.claim(self._db, partition)
+            await store.place(self._db, service_type, partition)
             market, logged = await store.load_market(self._db, service_type, self._answer_ttl)
             self._markets[service_type] = market
-            self._epochs[service_type] = epoch
             self._logged[service_type] = logged
-        if partition is not None:
-            self._partitions[service_type] = partition
+        self._partitions[service_type] = partition
         return self._markets[service_type]
 
     def epoch_of(self, service_type: str) -> int:
-        return self._epochs[service_type]
+        return self._epochs[self._partitions[service_type]]
 
     def logged_of(self, service_type: str) -> store.Logged:
         return self._logged[service_type]
 
-    def partition_of(self, service_type: str) -> int | None:
-        return self._partitions.get(service_type)
+    def partition_of(self, service_type: str) -> int:
+        return self._partitions[service_type]
 
     def markets(self) -> list[Market]:
         return [self._markets[st] for st in sorted(self._markets)]
 
     def drop(self, service_type: str) -> None:
+        """Forget a market that may be ahead of the database, with every market of its
+        partition and our claim on it: the next load claims the partition again, as the
+        claim and the markets loaded after it must go together."""
+        partition = self._partitions.get(service_type)
+        for other in [st for st, p in self._partitions.items() if p == partition]:
+            self._markets.pop(other, None)
+            self._logged.pop(other, None)
+            del self._partitions[other]
         self._markets.pop(service_type, None)
         self._logged.pop(service_type, None)
+        if partition is not None:
+            self._epochs.pop(partition, None)
 
     def clear(self) -> None:
         self._markets.clear()
         self._logged.clear()
         self.positions.clear()
         self._partitions.clear()
+        self._epochs.clear()
         self.generation += 1
 
     def assigned(self, partitions: set[int]) -> None:

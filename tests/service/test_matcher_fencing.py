@@ -50,6 +50,24 @@ class TestFencing:
         assert offer["reserved"] == 1
         assert await db[OUTBOX].count_documents({}) == 1
 
+    async def test_claiming_a_partition_fences_off_every_market_of_it(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """The old owner's batch fails even on a market of the partition that the new
+        owner has not loaded yet: the claim is on the partition, not market by market."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        old, new = a_handler(mongo_client, db), a_handler(mongo_client, db)
+        await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
+
+        await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
+        sport = published("sport-offer", service_type="sport")
+        with pytest.raises(store.MarketMoved):
+            await old([Incoming("sport-event", at(1), sport, OFFERS, 0, 1)])
+        assert await db[store.OFFERS].count_documents({"_id": "sport-offer"}) == 0
+        assert await db[OUTBOX].count_documents({}) == 0
+
     async def test_a_redelivered_batch_has_one_effect(
         self, mongo_client: Any, database_name: str
     ) -> None:
