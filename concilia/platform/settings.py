@@ -36,8 +36,8 @@ class ServiceSettings(BaseSettings):
         ge=1,
         le=60_000,
         description="Longest a consumer's fetch waits at the broker for records (Kafka's "
-        "fetch.max.wait.ms). Apache Kafka answers as soon as records arrive; Tansu waits, so "
-        "the embedded stack sets it low",
+        "fetch.max.wait.ms). Apache Kafka answers as soon as records arrive; Tansu does not, "
+        "so the embedded stack sets it low",
     )
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str | None = Field(
