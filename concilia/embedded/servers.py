@@ -12,8 +12,9 @@ from concilia.embedded.processes import ChildProcess, port_open, require_free, w
 # Tansu does not answer a waiting fetch as soon as records arrive, as Apache Kafka does: the
 # delay follows the fetch's max wait. With Kafka's default wait (500 ms) one record
 # published to an idle consumer took 133 ms (median) to 244 ms to arrive, and the persisted
-# ceiling's p99 at 1,000 events/s was 360 ms; with 10 ms, 2 to 6 ms and 23 ms. The services' consumers and
-# the bench's ceilings all use this wait on the embedded broker (KAFKA_FETCH_MAX_WAIT_MS).
+# ceiling's p99 at 1,000 events/s was 360 ms; with 10 ms, 2 to 6 ms and 23 ms. The
+# services' consumers and the bench's ceilings all use this wait on the embedded broker
+# (KAFKA_FETCH_MAX_WAIT_MS).
 TANSU_FETCH_MAX_WAIT_MS = 10
 
 
