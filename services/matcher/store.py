@@ -288,8 +288,11 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
         await db[REASONS].insert_many(batch.docs[REASONS], session=session)
     for collection, docs in batch.docs.items():
         if docs and collection != REASONS:
+            # Unordered (each record appears once): the driver sends all the inserts in one
+            # command and all the replaces in another. Ordered, it sent one command per run
+            # of inserts or replaces: 4.5 round trips per transaction for the offers alone.
             await db[collection].bulk_write(
-                [_write(doc, batch.created) for doc in docs], ordered=True, session=session
+                [_write(doc, batch.created) for doc in docs], ordered=False, session=session
             )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 from prometheus_client import REGISTRY
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from concilia.contract.envelope import CloudEvent
 from concilia.platform.messages import OutgoingMessage
@@ -21,6 +21,7 @@ from concilia.platform.outbox import (
     batch_row,
     ensure_outbox_indexes,
 )
+from tests.support.commands import Commands
 from tests.support.kafka import read_all
 from tests.support.waiting import eventually
 
@@ -198,32 +199,15 @@ async def marked(db: Any, row: dict[str, Any]) -> bool:
     return doc is not None and doc["published_at"] is not None
 
 
-class OutboxReads(monitoring.CommandListener):
-    """Counts the reads of the outbox a client makes."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command.get("find") == OUTBOX:
-            self.count += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 class TestRowsHandedOver:
     async def test_a_row_handed_over_after_its_commit_is_published_without_reading_the_outbox(
         self, kafka: str, mongodb: str, database_name: str, db: Any
     ) -> None:
         """The lease holder publishes and marks a row its process committed and handed
         over, from memory: no read of the outbox."""
-        reads = OutboxReads()  # the relay's own reads, on a client of its own
+        commands = Commands()  # the relay's own, on a client of its own
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            mongodb, tz_aware=True, event_listeners=[reads]
+            mongodb, tz_aware=True, event_listeners=[commands]
         )
         relay = OutboxRelay(client[database_name], kafka, "matcher", poll_seconds=30)
         try:
@@ -232,12 +216,12 @@ class TestRowsHandedOver:
                 await db[OUTBOX].insert_one(warm_up)
                 relay.committed(warm_up)
                 await eventually(lambda: marked(db, warm_up), what="the first row published")
-                before = reads.count
+                before = commands.count("find", OUTBOX)
                 row = batch_of("handed", 1, 2)
                 await db[OUTBOX].insert_one(row)
                 relay.committed(row)
                 await eventually(lambda: marked(db, row), what="the row published")
-                assert reads.count == before
+                assert commands.count("find", OUTBOX) == before
         finally:
             await client.close()
         assert await published(kafka, "handed-") == ["handed-0", "handed-1", "handed-2"]

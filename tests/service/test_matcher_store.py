@@ -6,6 +6,7 @@ documents are folded into the demands."""
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from concilia.contract.matches import NotFoundReason
 from concilia.contract.topics import DEMANDS, OFFERS
@@ -13,6 +14,7 @@ from concilia.platform.outbox import ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.domain.events import MarketEvent
 from services.matcher.subscribers import Incoming, MatchingHandler
+from tests.support.commands import Commands
 from tests.support.market import at, published, requester_declines, submitted, withdrawn
 from tests.support.matcher import a_handler
 from tests.support.places import PIAZZA_GAE_AULENTI, SAN_SIRO
@@ -124,6 +126,34 @@ class TestProposalsWithoutRewrites:
         record = again.cache.markets()[0].demands["a"]
         assert record.proposals == 2
         assert record.match_id not in (None, match_id)
+
+
+class TestRoundTrips:
+    async def test_new_and_known_offers_in_one_transaction_take_two_commands(
+        self, mongodb: str, database_name: str
+    ) -> None:
+        """Offers new to the database and offers already in it, interleaved in one batch,
+        are written in one insert and one update command, not one command per run."""
+        commands = Commands()
+        client: Any = AsyncMongoClient(mongodb, tz_aware=True, event_listeners=[commands])
+        try:
+            db = client[database_name]
+            await store.ensure_indexes(db)
+            await ensure_outbox_indexes(db)
+            matcher = a_handler(client, db)
+            known = [f"offer-{n}" for n in (1, 3, 5)]  # then 1 to 6: 2, 4 and 6 are new
+            await matcher([incoming(n, published(o), OFFERS, n) for n, o in enumerate(known)])
+            inserts, updates = (
+                commands.count("insert", "offers"),
+                commands.count("update", "offers"),
+            )
+            mixed = [published(f"offer-{n}", version=2, capacity=2) for n in range(1, 7)]
+            await matcher([incoming(10 + n, e, OFFERS, 3 + n) for n, e in enumerate(mixed)])
+            assert commands.count("insert", "offers") - inserts == 1
+            assert commands.count("update", "offers") - updates == 1
+            assert await db[store.OFFERS].count_documents({}) == 6
+        finally:
+            await client.close()
 
 
 class TestOwnedMarkets:
