@@ -21,6 +21,7 @@ from concilia.contract.envelope import CloudEvent
 from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
+from concilia.platform.settings import ServiceSettings
 
 log = logging.getLogger("concilia.consumer")
 
@@ -142,3 +143,18 @@ def subscribe(
 
 def dlq_topics(names: Sequence[str]) -> list[str]:
     return [topics.dlq(n) for n in names]
+
+
+def follow_match_states(
+    broker: KafkaBroker, settings: ServiceSettings, group_id: str, service: str, handle: Handler
+) -> None:
+    """The offers and demands services follow welfare.matches.v1 for the match states their
+    records show (DESIGN §8), with `handle` and the settings' consumer options."""
+    subscribe(
+        broker,
+        topics.MATCHES,
+        group_id=group_id,
+        service=service,
+        handle=handle,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )

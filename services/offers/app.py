@@ -8,9 +8,8 @@ import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from concilia.contract import topics
 from concilia.platform.answer_links import LinkSigner
-from concilia.platform.consumer import subscribe
+from concilia.platform.consumer import follow_match_states
 from concilia.platform.http import create_service_app, principal_dependency
 from concilia.platform.kafka import broker_running, make_broker
 from concilia.platform.mongo import Database, connect, ping
@@ -47,14 +46,7 @@ def create_app(
     outbox_relay = (relay or _default_relay(settings))(db)
     store = OfferStore(RecordStore(client, db, COLLECTION, outbox_relay, ("provider_ref",)))
     kafka = broker or make_broker(settings.kafka_bootstrap_servers, SERVICE)
-    subscribe(
-        kafka,
-        topics.MATCHES,
-        group_id=GROUP_ID,
-        service=SERVICE,
-        handle=match_handler(store),
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-    )
+    follow_match_states(kafka, settings, GROUP_ID, SERVICE, match_handler(store))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from services.matcher.subscribers import (
     ClearCacheOnRebalance,
     Incoming,
     MarketCache,
+    MatchingHandler,
 )
 from tests.support.market import at, published, submitted
 from tests.support.matcher import TTL, a_handler
@@ -25,6 +26,17 @@ def submitted_at(minutes: int, demand_id: str, offset: int) -> Incoming:
     return Incoming(f"{demand_id}-event", at(minutes), submitted(demand_id), DEMANDS, 0, offset)
 
 
+async def partition_moved(client: Any, db: Any) -> tuple[MatchingHandler, MatchingHandler]:
+    """The old owner, which handled an after_school offer on partition 0, and the new owner
+    of partition 0, which has claimed it by loading the after_school market."""
+    await store.ensure_indexes(db)
+    await ensure_outbox_indexes(db)
+    old, new = a_handler(client, db), a_handler(client, db)
+    await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
+    await new.cache.get("after_school", 0)
+    return old, new
+
+
 class TestFencing:
     async def test_a_member_that_lost_the_market_commits_nothing(
         self, mongo_client: Any, database_name: str
@@ -32,12 +44,7 @@ class TestFencing:
         """After another member claimed the market, the old owner's batch fails with
         MarketMoved and leaves no trace; the new owner decides on the committed state."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        old, new = a_handler(mongo_client, db), a_handler(mongo_client, db)
-        await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
-
-        await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
+        old, new = await partition_moved(mongo_client, db)
         demand = Incoming("demand-event", at(1), submitted("demand-1"), DEMANDS, 0, 0)
         with pytest.raises(store.MarketMoved):
             await old([demand])
@@ -56,12 +63,7 @@ class TestFencing:
         """The old owner's batch fails even on a market of the partition that the new
         owner has not loaded yet: the claim is on the partition, not market by market."""
         db = mongo_client[database_name]
-        await store.ensure_indexes(db)
-        await ensure_outbox_indexes(db)
-        old, new = a_handler(mongo_client, db), a_handler(mongo_client, db)
-        await old([Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)])
-
-        await new.cache.get("after_school", 0)  # the partition moved: the new owner claims
+        old, _ = await partition_moved(mongo_client, db)
         sport = published("sport-offer", service_type="sport")
         with pytest.raises(store.MarketMoved):
             await old([Incoming("sport-event", at(1), sport, OFFERS, 0, 1)])
