@@ -260,8 +260,8 @@ def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
 async def save(db: Database, session: Session, batch: Writes) -> None:
     """Write a batch's records inside the caller's transaction, if every partition is still
     ours (its epoch unchanged) and no one handled its events meanwhile (the positions it
-    started from unchanged); else raise MarketMoved, which aborts the transaction. One
-    round trip per collection, whatever the number of markets."""
+    started from unchanged); else raise MarketMoved, which aborts the transaction. At most
+    two commands per collection (its inserts, its replaces), whatever the number of markets."""
     fences = [
         UpdateOne({"_id": fence_key(partition), "epoch": epoch}, {"$inc": {"version": 1}})
         for partition, epoch in batch.fences

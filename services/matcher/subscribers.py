@@ -8,13 +8,14 @@ once. So each consumed batch of events is handled in ONE MongoDB transaction: th
 reached in each partition (a redelivered event, at or before it, is a no-op), the changed
 offers, demands and matches, and the batch's outgoing match events as one outbox row. The
 same event published twice (at two offsets) changes nothing either: the market ignores a
-version it knows and an answer already given. The in-memory market of a service type is only a
-cache of what is committed: claimed and loaded on first use, dropped after a failed
-transaction and cleared on every partition rebalance, so a new owner of a partition never
-decides on stale state. Batches and expiry sweeps take turns on one lock: they never race on
-a market, and a rebalance waits for the batch in flight before the partitions are handed
-over. Should a member that lost a partition still try to commit (say it was paused through
-the rebalance), the market's epoch fences it off (store.claim / store.save)."""
+version it knows and an answer already given. The in-memory market of a service type is
+only a cache of what is committed: loaded on first use (its partition claimed first),
+dropped with the rest of its partition after a failed transaction and cleared on every
+partition rebalance, so a new owner of a partition never decides on stale state. Batches
+and expiry sweeps take turns on one lock: they never race on a market, and a rebalance
+waits for the batch in flight before the partitions are handed over. Should a member that
+lost a partition still try to commit (say it was paused through the rebalance), the
+partition's epoch fences it off (store.claim / store.save)."""
 
 import asyncio
 import contextlib
