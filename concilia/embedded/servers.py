@@ -14,7 +14,8 @@ from concilia.embedded.processes import ChildProcess, port_open, require_free, w
 # published to an idle consumer took 133 ms (median) to 244 ms to arrive, and the persisted
 # ceiling's p99 at 1,000 events/s was 360 ms; with 10 ms, 2 to 6 ms and 23 ms. The
 # services' consumers and the bench's ceilings all use this wait on the embedded broker
-# (KAFKA_FETCH_MAX_WAIT_MS).
+# (KAFKA_FETCH_MAX_WAIT_MS, which overrides it). The price is idle CPU: an idle stack used
+# about 37% of one core with 10 ms, 26% with 25 ms, 16% with 500 ms.
 TANSU_FETCH_MAX_WAIT_MS = 10
 
 

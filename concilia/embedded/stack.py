@@ -227,7 +227,10 @@ class Stack:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
-            "KAFKA_FETCH_MAX_WAIT_MS": str(TANSU_FETCH_MAX_WAIT_MS),
+            # Tansu's fetch wait, unless set (see concilia/embedded/servers.py).
+            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get(
+                "KAFKA_FETCH_MAX_WAIT_MS", str(TANSU_FETCH_MAX_WAIT_MS)
+            ),
             "MONGODB_URL": self.infra.mongodb_url,
             "HTTP_PORT": str(self.ports.of(name)),
             "AUTH_JWT_SECRET": secret,
