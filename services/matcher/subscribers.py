@@ -100,15 +100,12 @@ class MarketCache:
         """Forget a market that may be ahead of the database, with every market of its
         partition and our claim on it: the next load claims the partition again, as the
         claim and the markets loaded after it must go together."""
-        partition = self._partitions.get(service_type)
+        partition = self._partitions.get(service_type)  # every cached market has one
+        if partition is None:
+            return
         for other in [st for st, p in self._partitions.items() if p == partition]:
-            self._markets.pop(other, None)
-            self._logged.pop(other, None)
-            del self._partitions[other]
-        self._markets.pop(service_type, None)
-        self._logged.pop(service_type, None)
-        if partition is not None:
-            self._epochs.pop(partition, None)
+            del self._markets[other], self._logged[other], self._partitions[other]
+        self._epochs.pop(partition, None)
 
     def clear(self) -> None:
         self._markets.clear()
