@@ -23,17 +23,18 @@ pytestmark = pytest.mark.service
 
 
 class AfterAccepted:
-    """The real SMTP mailer, then `then()` once, right after the first accepted mail."""
+    """The real SMTP mailer, then `then(message)` once, right after the first accepted
+    mail."""
 
-    def __init__(self, port: int, then: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, port: int, then: Callable[[EmailMessage], Awaitable[None]]) -> None:
         self._smtp = SmtpMailer("127.0.0.1", port)
-        self._then: Callable[[], Awaitable[None]] | None = then
+        self._then: Callable[[EmailMessage], Awaitable[None]] | None = then
 
     async def send(self, message: EmailMessage) -> None:
         await self._smtp.send(message)
         if self._then is not None:
             then, self._then = self._then, None
-            await then()
+            await then(message)
 
     async def check(self) -> None:
         await self._smtp.check()
@@ -63,11 +64,15 @@ class TestAfterSmtpAccepted:
         parties = Parties()
         jobs = mongo_client[database_name]["notification_jobs"]
 
-        async def taken_over() -> None:
-            await jobs.update_many(
-                {"match_id": parties.match_id, "status": "sending"},
+        async def taken_over(message: EmailMessage) -> None:
+            # Only the job of the mail just accepted: the other one may be `sending` too
+            # (both claimed together), and it is still this dispatcher's.
+            job_id = str(message["Message-ID"]).strip("<>").rpartition("@")[0]
+            taken = await jobs.update_one(
+                {"_id": job_id, "status": "sending"},
                 {"$set": {"lease_token": "another-dispatcher"}},
             )
+            assert taken.modified_count == 1
 
         settings = settings_for(kafka, mongodb, database_name, port)
         sent_before, lost_before = emails("sent"), emails("lease_lost")
