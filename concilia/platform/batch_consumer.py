@@ -9,12 +9,18 @@ it takes and never counts; after `max_attempts` other failures the batch is repl
 record at a time (each retried in place by the same policy) so that only a record that
 fails on its own is dead-lettered.
 The handler must be idempotent: a redelivered batch may hold records already handled.
-A poison record may be dead-lettered again when its batch is redelivered."""
+A poison record may be dead-lettered again when its batch is redelivered.
+
+With `drain=True` the handler also gets `more`: records fetched since its batch, prepared
+the same way, taken while its last transaction commits, so that deciding the next records
+overlaps writing the last ones. They belong to the same call: acknowledged with it, or, if
+it fails, sought back with it and redelivered."""
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,7 +36,16 @@ log = logging.getLogger("concilia.consumer")
 BATCH_POLL_MS = 10
 T = TypeVar("T")
 Prepare = Callable[[Any, Record], T]  # (CloudEvent | None, record) -> item, or raises
-BatchHandler = Callable[[Sequence[T]], Awaitable[Sequence[str]]]  # outcome label per item
+More = Callable[[], Awaitable[list[T]]]  # records fetched since, prepared; [] if none yet
+
+
+class BatchHandler(Protocol[T]):
+    """Handles items and returns one outcome label per item: the batch's, then those of
+    each `more()` in turn (only passed with `drain=True`)."""
+
+    def __call__(
+        self, items: Sequence[T], /, more: More[T] | None = None
+    ) -> Awaitable[Sequence[str]]: ...
 
 
 def subscribe_batch(
@@ -43,6 +58,7 @@ def subscribe_batch(
     max_records: int = 200,
     max_attempts: int = 5,
     backoff: Backoff | None = None,
+    drain: bool = False,
     **subscriber_options: Any,
 ) -> None:
     """Register a batch handler for `topic_names` (see the module docstring)."""
@@ -115,17 +131,44 @@ def subscribe_batch(
             return
         first = records[0]
         position = (first.topic, first.partition, first.offset)
+        consumer = message.consumer
+        fetched: list[Record] = []  # by `more`, beyond the batch
+        extra: list[tuple[Record, str, T]] = []
+
+        async def more() -> list[T]:
+            getmany = getattr(consumer, "getmany", None)  # none in FastStream's test client
+            if getmany is None:
+                return []
+            found = await getmany(timeout_ms=0, max_records=max_records)
+            records = [record for part in found.values() for record in part]
+            fetched.extend(records)
+            got = await prepared(records)
+            extra.extend(got)
+            return [item for _, _, item in got]
+
+        items = [item for _, _, item in ready]
         try:
-            outcomes = await handle_batch([item for _, _, item in ready])
+            outcomes = await (handle_batch(items, more=more) if drain else handle_batch(items))
         except Exception as exc:
+            seek_back(consumer, fetched)  # and FastStream's nack seeks back the batch
             if await retries.again(position, exc):
                 label = "waited" if is_outage(exc) else "retried"
-                for record, event_type, _ in ready:
+                for record, event_type, _ in [*ready, *extra]:
                     count(record, event_type, label)
                 raise  # the whole batch is sought back and redelivered
             await one_by_one(ready)
             return
         failpoint("consumer.after_effect")
         retries.done(position)
-        for (record, event_type, _), outcome in zip(ready, outcomes, strict=True):
+        for (record, event_type, _), outcome in zip([*ready, *extra], outcomes, strict=True):
             count(record, event_type, outcome)
+
+
+def seek_back(consumer: Any, records: Sequence[Record]) -> None:
+    """Rewind each partition to the earliest of `records`, which will be fetched again."""
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
+    for tp, offset in earliest.items():
+        consumer.seek(tp, offset)

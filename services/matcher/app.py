@@ -74,6 +74,8 @@ def create_app(
         # Up to 1,000 events per transaction: its fixed cost (round trips, commit, one outbox
         # row) is shared by more events when the matcher has fallen behind.
         max_records=1000,
+        # Events fetched while a transaction commits are decided meanwhile (see _handle).
+        drain=True,
         # Range keeps partition i of offers and of demands on one member (co-partitioning).
         partition_assignment_strategy=(RangePartitionAssignor,),
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,

@@ -42,10 +42,13 @@ DEMANDS = "demands"
 MATCHES = "matches"
 # A waiting demand answered again with a new reason changes nothing else of it: instead of
 # its whole document, a transaction writes one document per market listing such demands with
-# their reason and answer count; loading applies the highest count. After FOLD_AT of them a
-# transaction writes those demands in full and deletes the market's list.
+# their reason and answer count; loading applies the highest count. Once a market has
+# FOLD_AT of them, a transaction replaces them with the latest entry of each demand they
+# name, REASONS_PER_DOCUMENT to a document. (It used to rewrite those demands in full: on
+# the bench, 1,441 demand documents in one command that held the database for 421 ms.)
 REASONS = "reasons"
 FOLD_AT = 50
+REASONS_PER_DOCUMENT = 5_000
 LIVE = [str(MatchState.PROPOSED), str(MatchState.ACCEPTED)]
 
 
@@ -145,7 +148,7 @@ async def _apply_reasons(db: Database, service_type: str, demands: list[DemandRe
             logged.demands.add(demand_id)
             record = by_id.get(demand_id)
             if record is not None and answers > record.not_found_answers:
-                record.waiting_reason = NotFoundReason(reason)
+                record.waiting_reason = NotFoundReason(reason) if reason else None
                 record.not_found_answers = answers
     return logged
 
@@ -238,20 +241,26 @@ def writes(positions: Positions, changes: Sequence[Changed]) -> Writes:
         full = outcome.demands | (outcome.matched & outcome.created)
         again = outcome.reasons - full
         if again and logged.documents + 1 >= FOLD_AT:
-            full |= again | {d for d in logged.demands if d in market.demands}
-            again = set()
-            logged.documents, logged.demands = 0, set()
+            # The latest entry of each demand named so far, in place of the documents; a
+            # demand written in full now has it in its own document.
+            named = sorted(((again | logged.demands) & market.demands.keys()) - full)
+            parts = [
+                named[i : i + REASONS_PER_DOCUMENT]
+                for i in range(0, len(named), REASONS_PER_DOCUMENT)
+            ]
+            docs[REASONS] += [_reasons_doc(market, part) for part in parts]
+            logged.documents, logged.demands = len(parts), set(named)
             folded.append(market.service_type)
+        elif again:
+            docs[REASONS].append(_reasons_doc(market, sorted(again)))
+            logged.documents += 1
+            logged.demands |= again
         docs[OFFERS] += [_offer_doc(market.offers[i]) for i in sorted(outcome.offers)]
         docs[DEMANDS] += [_demand_doc(market.demand_record(i)) for i in sorted(full)]
         docs[MATCHES] += [
             _match_doc(m, change.partition, _proposals(market, m, outcome.created))
             for m in outcome.matches.values()
         ]
-        if again:
-            docs[REASONS].append(_reasons_doc(market, sorted(again)))
-            logged.documents += 1
-            logged.demands |= again
     fences = sorted({(c.partition, c.epoch) for c in changes})
     created = {record_id for c in changes for record_id in c.outcome.created}
     return Writes(positions, fences, docs, folded, created)
@@ -316,12 +325,17 @@ def _offer_doc(record: OfferRecord) -> Document:
 
 
 def _reasons_doc(market: Market, demand_ids: list[str]) -> Document:
+    """[demand id, its reason (null once matched), its answer count] of each demand."""
     answers = [
-        [demand_id, str(record.waiting_reason), record.not_found_answers]
+        [demand_id, _reason(record.waiting_reason), record.not_found_answers]
         for demand_id in demand_ids
         for record in [market.demand_record(demand_id)]
     ]
     return {"_id": ObjectId(), "service_type": market.service_type, "answers": answers}
+
+
+def _reason(reason: NotFoundReason | None) -> str | None:
+    return None if reason is None else str(reason)
 
 
 def _offer_record(doc: dict[str, Any]) -> OfferRecord:

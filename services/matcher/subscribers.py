@@ -20,6 +20,7 @@ partition's epoch fences it off (store.claim / store.save)."""
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from pymongo import AsyncMongoClient
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.contract.taxonomy import area_of
+from concilia.platform.batch_consumer import More
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.failpoints import failpoint
 from concilia.platform.mongo import Database, Document, Session, in_transaction
@@ -46,10 +48,17 @@ log = logging.getLogger("concilia.matcher")
 
 CONSUMER = "matcher"
 CHUNK = 250  # events per transaction within a batch: the next chunk is decided meanwhile
+# How long one call goes on taking the events fetched since its batch (see `_handle`): its
+# offsets are committed and a rebalance or expiry sweep gets its turn at least this often.
+DRAIN_SECONDS = 1.0
 YIELD_EVERY = 16  # events decided between two turns of the event loop (the commit in flight)
 _TYPE_PREFIX = {topics.OFFERS: "offer.", topics.DEMANDS: "demand."}
 
 Change = tuple[Market, Outcome, int]  # a market, what changed, its partition
+
+
+async def _nothing_more() -> list["Incoming"]:
+    return []
 
 
 class MarketCache:
@@ -69,6 +78,7 @@ class MarketCache:
         self.lock = asyncio.Lock()  # one batch, sweep or rebalance at a time
         self.owned: set[int] = set()
         self.to_load = False  # partitions were assigned: load their markets
+        self.handing_over = False  # a rebalance waits for the lock: stop taking more events
         self.generation = 0
 
     async def get(self, service_type: str, partition: int) -> Market:
@@ -133,8 +143,12 @@ class ClearCacheOnRebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._cache = cache
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._cache.lock:
-            self._cache.clear()
+        self._cache.handing_over = True
+        try:
+            async with self._cache.lock:
+                self._cache.clear()
+        finally:
+            self._cache.handing_over = False
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         async with self._cache.lock:
@@ -195,45 +209,51 @@ class MatchingHandler:
             event.id, event.time, market_event, record.topic, record.partition, record.offset
         )
 
-    async def __call__(self, batch: Sequence[Incoming]) -> list[str]:
+    async def __call__(
+        self, batch: Sequence[Incoming], /, more: More[Incoming] | None = None
+    ) -> list[str]:
         async with self.lock:
-            return await self._handle(batch)
+            return await self._handle(batch, more or _nothing_more)
 
-    async def _handle(self, batch: Sequence[Incoming]) -> list[str]:
-        """Decide the batch in chunks, each persisted in its own transaction while the next
-        is decided: the matcher's CPU and the database's overlap. The batch is acknowledged
-        (its offsets committed) only after its last chunk is; a failure drops the markets it
-        touched and redelivers it, and the positions skip whatever chunks were committed."""
-        reached = await self._positions({store.position_key(i.topic, i.partition) for i in batch})
+    async def _handle(self, batch: Sequence[Incoming], more: More[Incoming]) -> list[str]:
+        """Decide in chunks, each persisted in its own transaction while the next is decided:
+        the matcher's CPU and the database's overlap. The next chunk is the rest of the batch,
+        then whatever `more` has fetched since, for up to DRAIN_SECONDS; so at any rate the
+        events that arrive while a transaction commits are decided meanwhile, not after it.
+        The call is acknowledged (its offsets committed) only after its last chunk is; a
+        failure drops the markets it touched and redelivers it all, and the positions skip
+        whatever chunks were committed."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        reached: dict[str, int] = {}
+        known: set[str] = set()  # position keys read for this call
         touched: dict[str, Market] = {}
         outcomes: list[str] = []
         committing: asyncio.Task[None] | None = None
+        pending = list(batch)
         try:
-            for start in range(0, len(batch), CHUNK):
-                before = dict(reached)
-                changes: dict[str, Change] = {}
-                for item in batch[start : start + CHUNK]:
-                    key = store.position_key(item.topic, item.partition)
-                    if item.offset <= reached.get(key, -1):  # redelivered: already committed
-                        outcomes.append("duplicate")
-                        continue
-                    reached[key] = item.offset
-                    market = await self.cache.get(item.market_event.service_type, item.partition)
-                    touched[market.service_type] = market
-                    outcome = market.apply(item.market_event, item.time)
-                    changes.setdefault(market.service_type, (market, Outcome(), item.partition))[
-                        1
-                    ].merge(outcome)
-                    outcomes.append("processed")
-                    if len(outcomes) % YIELD_EVERY == 0:
-                        await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
-                moved = {
-                    key: offset for key, offset in reached.items() if before.get(key) != offset
-                }
-                work = self._persist(store.Positions(before, moved), list(changes.values()))
-                if committing is not None:
+            while pending:
+                keys = {store.position_key(i.topic, i.partition) for i in pending} - known
+                reached.update(await self._positions(keys))
+                known |= keys
+                for start in range(0, len(pending), CHUNK):
+                    chunk = pending[start : start + CHUNK]
+                    before = dict(reached)
+                    changes = await self._decide(chunk, reached, touched, outcomes)
+                    moved = {
+                        key: offset for key, offset in reached.items() if before.get(key) != offset
+                    }
+                    work = self._persist(store.Positions(before, moved), list(changes.values()))
+                    if committing is not None:
+                        await committing
+                    committing = asyncio.create_task(
+                        self._commit(work, list(changes.values()), moved)
+                    )
+                if time.monotonic() > deadline or self.cache.handing_over:
+                    break
+                pending = await more()  # fetched while the last chunk was decided
+                if not pending and committing is not None:
                     await committing
-                committing = asyncio.create_task(self._commit(work, list(changes.values()), moved))
+                    pending = await more()  # fetched while it committed
             if committing is not None:
                 await committing
         except BaseException:
@@ -247,6 +267,32 @@ class MatchingHandler:
         for market in touched.values():
             market.saved()  # closed records are in the database now: out of memory
         return outcomes
+
+    async def _decide(
+        self,
+        chunk: Sequence[Incoming],
+        reached: dict[str, int],
+        touched: dict[str, Market],
+        outcomes: list[str],
+    ) -> dict[str, Change]:
+        """Apply a chunk's events to their markets, in order; what changed, by market."""
+        changes: dict[str, Change] = {}
+        for item in chunk:
+            key = store.position_key(item.topic, item.partition)
+            if item.offset <= reached.get(key, -1):  # redelivered: already committed
+                outcomes.append("duplicate")
+                continue
+            reached[key] = item.offset
+            market = await self.cache.get(item.market_event.service_type, item.partition)
+            touched[market.service_type] = market
+            outcome = market.apply(item.market_event, item.time)
+            changes.setdefault(market.service_type, (market, Outcome(), item.partition))[1].merge(
+                outcome
+            )
+            outcomes.append("processed")
+            if len(outcomes) % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
+        return changes
 
     async def expire_due(self, now: datetime) -> int:
         """Expire the proposals of the cached (owned) markets whose window ended before

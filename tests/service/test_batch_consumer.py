@@ -1,13 +1,17 @@
-"""The batch consumer against the real broker: poison records, retries, the fallback."""
+"""The batch consumer against the real broker: poison records, retries, the fallback, and
+the records a draining handler takes with `more()`."""
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
-from concilia.platform.batch_consumer import subscribe_batch
+from concilia.platform.batch_consumer import More, subscribe_batch
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.kafka import make_broker
 from tests.support.kafka import produce, read_all
@@ -84,3 +88,113 @@ async def _dead_letters(kafka: str) -> list[str] | None:
         for m in await read_all(kafka, topics.dlq(TOPIC))
     ]
     return reasons if len(set(reasons)) >= 2 else None
+
+
+async def two_partitions(kafka: str) -> str:
+    """A new topic of two partitions holding one record in each: "p0" and "p1"."""
+    topic = f"drain-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        await admin.close()
+    for partition in (0, 1):
+        await produce(kafka, topic, an_event(f"p{partition}"), key="k", partition=partition)
+    return topic
+
+
+async def committed(kafka: str, topic: str, group_id: str) -> list[int | None]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=group_id)
+    await consumer.start()
+    try:
+        return [await consumer.committed(TopicPartition(topic, p)) for p in (0, 1)]
+    finally:
+        await consumer.stop()
+
+
+def draining(kafka: str, topic: str, group_id: str, handle: object) -> object:
+    broker = make_broker(kafka, "tests")
+    subscribe_batch(
+        broker,
+        topic,
+        group_id=group_id,
+        service="tests",
+        prepare=prepare,
+        handle_batch=handle,  # type: ignore[arg-type]
+        max_records=1,  # the first batch holds one record: the other comes with more()
+        drain=True,
+    )
+    return broker
+
+
+class TestDraining:
+    async def test_records_taken_with_more_are_acknowledged_with_the_call(self, kafka: str) -> None:
+        """The handler takes the other partition's record with more() and succeeds: both
+        partitions' offsets are committed past their record, so neither comes again."""
+        topic, group_id = await two_partitions(kafka), f"drain-{uuid.uuid4().hex[:6]}"
+        calls: list[list[str]] = []
+
+        async def handle(batch: Sequence[str], more: More[str]) -> list[str]:
+            items = list(batch)
+
+            async def took_both() -> bool:
+                items.extend(await more())
+                return len(items) == 2
+
+            await eventually(took_both, what="the other record, taken with more()")
+            calls.append(items)
+            return ["processed"] * len(items)
+
+        broker: Any = draining(kafka, topic, group_id, handle)
+        await broker.start()
+        try:
+            await eventually(lambda: calls, what="the first call")
+            await eventually(
+                lambda: _all_committed(kafka, topic, group_id), what="both offsets committed"
+            )
+        finally:
+            await broker.stop()
+        assert sorted(calls[0]) == ["p0", "p1"]
+
+    async def test_records_taken_with_more_are_redelivered_when_the_call_fails(
+        self, kafka: str
+    ) -> None:
+        """The handler takes the other partition's record with more(), then fails (an
+        outage): both records come again and are handled. Without the seek back, the
+        record taken with more() would be skipped, its partition's position past it."""
+        topic, group_id = await two_partitions(kafka), f"drain-{uuid.uuid4().hex[:6]}"
+        failed: list[list[str]] = []
+        handled: list[str] = []
+
+        async def handle(batch: Sequence[str], more: More[str]) -> list[str]:
+            items = list(batch)
+            if not failed:
+
+                async def took_both() -> bool:
+                    items.extend(await more())
+                    return len(items) == 2
+
+                await eventually(took_both, what="the other record, taken with more()")
+                failed.append(items)
+                raise ConnectionError("database unreachable")
+            handled.extend(items)
+            return ["processed"] * len(items)
+
+        broker: Any = draining(kafka, topic, group_id, handle)
+        await broker.start()
+        try:
+            await eventually(
+                lambda: sorted(handled) == ["p0", "p1"], timeout=60, what="both handled"
+            )
+            await eventually(
+                lambda: _all_committed(kafka, topic, group_id), what="both offsets committed"
+            )
+        finally:
+            await broker.stop()
+        assert sorted(failed[0]) == ["p0", "p1"]
+        assert sorted(handled) == ["p0", "p1"]  # each once
+
+
+async def _all_committed(kafka: str, topic: str, group_id: str) -> bool:
+    return await committed(kafka, topic, group_id) == [1, 1]

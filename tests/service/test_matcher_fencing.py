@@ -116,3 +116,62 @@ class TestFencing:
             assert cache.generation == generation
         await revoking
         assert cache.generation == generation + 1
+
+
+class TestEventsTakenWhileCommitting:
+    async def test_are_decided_and_committed_in_the_same_call(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """A demand fetched while the offer's transaction commits (`more`) is decided in
+        the same call, in its own transaction after the offer's."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        fetched = [[submitted_at(1, "demand-1", 0)]]
+
+        async def more() -> list[Incoming]:
+            return fetched.pop() if fetched else []
+
+        offer = Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)
+        assert await a_handler(mongo_client, db)([offer], more=more) == ["processed"] * 2
+        assert await store.events_handled(db) == 2
+        assert await db[store.MATCHES].count_documents({"demand_id": "demand-1"}) == 1
+        [row] = await db[OUTBOX].find().to_list()  # the offer alone decided nothing
+        assert [m["type"] for m in row["messages"]] == ["match.proposed"]
+
+    async def test_a_failed_commit_redelivers_the_call_with_one_effect(
+        self, mongo_client: Any, database_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The demand's transaction fails after the offer's committed: the call fails and
+        forgets its markets, so the redelivered call skips the offer and matches the
+        demand (a market kept in memory would have it matched already, and write nothing)."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        fetched = [[submitted_at(1, "demand-1", 0)]]
+
+        async def more() -> list[Incoming]:
+            return fetched.pop() if fetched else []
+
+        real, saves = store.save, []
+
+        async def second_fails(*args: Any) -> None:
+            saves.append(args)
+            if len(saves) == 2:
+                raise ConnectionError("the database went away")
+            await real(*args)
+
+        monkeypatch.setattr(store, "save", second_fails)
+        offer = Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)
+        matcher = a_handler(mongo_client, db)
+        with pytest.raises(ConnectionError):
+            await matcher([offer], more=more)
+        assert await store.events_handled(db) == 1
+        assert await db[store.MATCHES].count_documents({}) == 0
+
+        redelivered = [offer, submitted_at(1, "demand-1", 0)]
+        assert await matcher(redelivered) == ["duplicate", "processed"]
+        assert await db[store.MATCHES].count_documents({"demand_id": "demand-1"}) == 1
+        offer_doc = await db[store.OFFERS].find_one({"_id": "offer-1"})
+        assert offer_doc is not None
+        assert offer_doc["reserved"] == 1

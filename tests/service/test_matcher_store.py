@@ -1,7 +1,7 @@
 """The matcher's storage on the real SecantusDB: a waiting demand answered again with a new
 reason is kept as a reason document, not a rewrite of the demand, and a reload (restart,
-rebalance) still knows its latest reason and answer count, before and after the reason
-documents are folded into the demands."""
+rebalance) still knows its latest reason and answer count, before and after the market's
+reason documents are folded into fewer."""
 
 from typing import Any
 
@@ -58,11 +58,12 @@ class TestReasonDocuments:
         assert await db[store.REASONS].count_documents({}) == 1
         assert await reloaded(mongo_client, db) == (NotFoundReason.TOO_FAR, 2)
 
-    async def test_folded_reason_documents_leave_the_latest_reason_in_the_demand(
+    async def test_folded_reason_documents_keep_the_latest_reason_and_leave_the_demand_alone(
         self, mongo_client: Any, database_name: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Once a market has FOLD_AT reason documents, the next answer is written into the
-        demand itself and the market's reason documents are deleted."""
+        """Once a market has FOLD_AT reason documents, the next answer replaces them with
+        one document holding each demand's latest reason; the demand document is not
+        rewritten, and a reload gets the latest reason and count."""
         db = mongo_client[database_name]
         matcher = await told_no_provider_then_too_far(mongo_client, db)
         monkeypatch.setattr(store, "FOLD_AT", 2)
@@ -70,9 +71,36 @@ class TestReasonDocuments:
 
         demand = await db[store.DEMANDS].find_one({"_id": "a"})
         assert demand is not None
-        assert (demand["waiting_reason"], demand["not_found_answers"]) == ("no_provider", 3)
-        assert await db[store.REASONS].count_documents({}) == 0
+        assert (demand["waiting_reason"], demand["not_found_answers"]) == ("no_provider", 1)
+        [folded] = await db[store.REASONS].find({}).to_list()
+        assert folded["answers"] == [["a", "no_provider", 3]]
         assert await reloaded(mongo_client, db) == (NotFoundReason.NO_PROVIDER, 3)
+
+    async def test_a_fold_splits_the_latest_reasons_over_documents_of_bounded_size(
+        self, mongo_client: Any, database_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Three waiting demands folded with one entry per document: three documents, and
+        a reload still gets every demand's latest reason."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = a_handler(mongo_client, db)
+        names = ["a", "b", "c"]
+        await matcher(
+            [incoming(0, submitted(n, near=SAN_SIRO), DEMANDS, i) for i, n in enumerate(names)]
+        )
+        await matcher([incoming(1, published("offer-1"), OFFERS, 0)])  # too far: 3 entries
+        monkeypatch.setattr(store, "FOLD_AT", 2)
+        monkeypatch.setattr(store, "REASONS_PER_DOCUMENT", 1)
+        await matcher([incoming(2, withdrawn("offer-1", version=2), OFFERS, 1)])
+
+        docs = await db[store.REASONS].find({}).to_list()
+        assert sorted(e for doc in docs for e in doc["answers"]) == [
+            [n, "no_provider", 3] for n in names
+        ]
+        assert [len(doc["answers"]) for doc in docs] == [1, 1, 1]
+        market = await a_handler(mongo_client, db).cache.get("after_school", 0)
+        assert {n: market.demands[n].not_found_answers for n in names} == dict.fromkeys(names, 3)
 
 
 async def waited_then_matched(client: Any, db: Any) -> MatchingHandler:

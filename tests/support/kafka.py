@@ -96,10 +96,13 @@ async def produce(
     value: bytes | None,
     key: str,
     headers: list[tuple[str, bytes]] | None = None,
+    partition: int | None = None,
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+        await producer.send_and_wait(
+            topic, value, key=key.encode(), headers=headers, partition=partition
+        )
     finally:
         await producer.stop()
