@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+from concilia.embedded.mongodb_server import LIFETIME_VARIABLE
 from concilia.embedded.processes import ChildProcess, free_port
 from concilia.embedded.servers import (
     TANSU_FETCH_MAX_WAIT_MS,
@@ -25,6 +26,9 @@ JWT_SECRET = secrets.token_hex(32)
 # The services under test talk to Tansu: their consumers wait at the broker as briefly as
 # under `concilia up` (in-process services read it from here, child processes inherit it).
 os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(TANSU_FETCH_MAX_WAIT_MS))
+# The embedded database aborts a transaction abandoned by a killed process after 15 s, not
+# mongod's 60: the crash tests wait that out (the servers they start inherit it).
+os.environ.setdefault(LIFETIME_VARIABLE, "15")
 
 
 @pytest.fixture(scope="session")

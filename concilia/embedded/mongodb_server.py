@@ -9,20 +9,26 @@ here: blocked for over 5 minutes; through after 60 s with this reaper. So this p
 SecantusDB's own command line and, beside it, a thread that runs an empty read-only
 transaction every few seconds: each one lets SecantusDB reap what has expired.
 
-Run as `python -m concilia.embedded.mongodb_server` with secantusd-py's arguments."""
+Run as `python -m concilia.embedded.mongodb_server` with secantusd-py's arguments.
+`CONCILIA_MONGODB_TRANSACTION_LIFETIME_SECONDS` shortens the 60 s lifetime: the tests set
+15, so that a crash test waiting out an abandoned transaction does not wait a minute."""
 
 import argparse
+import functools
 import logging
+import os
 import sys
 import threading
 import time
 from typing import Any
 
 from pymongo import MongoClient
+from secantus import server
 from secantus.cli import main as secantus_main
 
 REAP_EVERY_SECONDS = 5.0
 REAPER_DATABASE = "concilia_embedded"  # only read, never written: nothing is created
+LIFETIME_VARIABLE = "CONCILIA_MONGODB_TRANSACTION_LIFETIME_SECONDS"
 
 log = logging.getLogger("concilia.embedded.mongodb")
 
@@ -51,8 +57,22 @@ def reap_abandoned_transactions(port: int, every: float = REAP_EVERY_SECONDS) ->
             log.debug("transaction reaper pass failed: %r", exc)
 
 
+def set_transaction_lifetime(seconds: float) -> None:
+    """Abort transactions left idle for `seconds` (SecantusDB's command line has no flag)."""
+    init = server.SecantusDBServer.__init__
+
+    @functools.wraps(init)
+    def with_lifetime(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("transaction_lifetime_seconds", seconds)
+        init(self, *args, **kwargs)
+
+    server.SecantusDBServer.__init__ = with_lifetime  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if lifetime := os.environ.get(LIFETIME_VARIABLE):
+        set_transaction_lifetime(float(lifetime))
     threading.Thread(
         target=reap_abandoned_transactions,
         args=(port_of(argv),),

@@ -1,7 +1,7 @@
 """A matcher SIGKILLed inside its MongoDB transaction, and the one that takes over: the
 abandoned transaction holds the market's documents until the database aborts it (60 s, as
-mongod's transactionLifetimeLimitSeconds; the embedded server's reaper does it). A module of
-its own so that its minute runs beside the other crash tests, not after them."""
+mongod's transactionLifetimeLimitSeconds; 15 s in the tests; the embedded server's reaper
+does it). A module of its own so that its wait runs beside the other crash tests."""
 
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ class TestDeathInsideATransaction:
         self, kafka: str, mongodb: str, stack_home: Path
     ) -> None:
         """The first matcher dies with its transaction open (its market's documents stay
-        locked); the next one decides the events within the transaction lifetime (60 s)."""
+        locked); the next one decides the events once the transaction lifetime ends."""
         logs = stack_home / "logs" / "matcher-death"
         first, url = matcher_process(
             kafka,
