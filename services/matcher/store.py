@@ -13,9 +13,11 @@ partition, not per market: a transaction touching the 21 markets of three partit
 updated 21 fence documents, the largest write of every transaction in SecantusDB.
 
 What was consumed is kept as the position reached in each topic partition (the last offset
-handled, in `markets` too), written in the same transaction: an event at or before it was
-handled. A position moves only from where the batch found it, so two members can never
-both commit the same events; the fences and the positions are one round trip."""
+handled), in the partition's fence document, written in the same transaction: an event at
+or before it was handled. A position moves only from where the batch found it, so two
+members can never both commit the same events. The fence check and the positions are one
+update per partition (they were one document per topic partition beside the fence: 8
+updates per transaction on the bench instead of 3)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError
 
 from concilia.contract.demands import DemandEventData
 from concilia.contract.matches import Answer, MatchState, NotFoundReason
@@ -181,23 +182,58 @@ async def markets_with_proposals(db: Database, partitions: set[int]) -> list[tup
 
 
 def position_key(topic: str, partition: int) -> str:
-    """The id of a topic partition's position (kept in `markets`, fenced with them)."""
+    """The name of a topic partition's position (the last offset handled there)."""
     return f"position:{topic}:{partition}"
 
 
-async def positions(db: Database, keys: set[str], session: Session | None = None) -> dict[str, int]:
-    """The last offset handled in each of these topic partitions (absent: none yet)."""
+def _where(key: str) -> tuple[int, str]:
+    """The partition whose fence document holds a position, and its field there (a topic
+    name has no colon; its dots would make a path)."""
+    _, topic, partition = key.split(":")
+    return int(partition), f"offsets.{topic.replace('.', '_')}"
+
+
+async def positions(db: Database, keys: set[str]) -> dict[str, int]:
+    """The last offset handled in each of these topic partitions (absent: none yet). A
+    position still in a document of its own (as written before positions moved into the
+    fence documents) is moved there first."""
     if not keys:
         return {}
-    docs = await db[MARKETS].find({"_id": {"$in": sorted(keys)}}, session=session).to_list()
-    return {doc["_id"]: int(doc["offset"]) for doc in docs}
+    where = {key: _where(key) for key in keys}
+    fences = (
+        await db[MARKETS]
+        .find({"_id": {"$in": sorted({fence_key(p) for p, _ in where.values()})}})
+        .to_list()
+    )
+    found = {}
+    by_id = {doc["_id"]: doc for doc in fences}
+    for key, (partition, path) in where.items():
+        offset = _at(by_id.get(fence_key(partition), {}), path)
+        if offset is not None:
+            found[key] = int(offset)
+    legacy = await db[MARKETS].find({"_id": {"$in": sorted(keys - found.keys())}}).to_list()
+    for doc in legacy:
+        partition, path = where[doc["_id"]]
+        await db[MARKETS].update_one(
+            {"_id": fence_key(partition)}, {"$max": {path: int(doc["offset"])}}, upsert=True
+        )
+        await db[MARKETS].delete_one({"_id": doc["_id"]})
+        found[doc["_id"]] = int(doc["offset"])
+    return found
+
+
+def _at(doc: Document, path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 async def events_handled(db: Database) -> int:
     """How many events the positions cover (offsets from 0, all handled): for tests and the
     bench, whose topics start empty."""
-    found = await db[MARKETS].find({"offset": {"$exists": True}}).to_list()
-    return sum(int(doc["offset"]) + 1 for doc in found)
+    fences = await db[MARKETS].find({"offsets": {"$exists": True}}).to_list()
+    return sum(int(offset) + 1 for doc in fences for offset in doc["offsets"].values())
 
 
 @dataclass(frozen=True)
@@ -271,26 +307,25 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
     ours (its epoch unchanged) and no one handled its events meanwhile (the positions it
     started from unchanged); else raise MarketMoved, which aborts the transaction. At most
     two commands per collection (its inserts, its replaces), whatever the number of markets."""
-    fences = [
-        UpdateOne({"_id": fence_key(partition), "epoch": epoch}, {"$inc": {"version": 1}})
-        for partition, epoch in batch.fences
-    ]
     read, moved = batch.positions.read, batch.positions.moved
-    # A position moves only from where this batch found it: another member that handled
-    # some of these events meanwhile (a rebalance) made it move, or inserted it.
-    steps: list[UpdateOne | InsertOne[Document]] = [
-        UpdateOne({"_id": key, "offset": read[key]}, {"$set": {"offset": offset}})
-        if key in read
-        else InsertOne({"_id": key, "offset": offset})
-        for key, offset in sorted(moved.items())
-    ]
-    if fences or steps:
-        try:
-            done = await db[MARKETS].bulk_write([*fences, *steps], session=session)
-        except BulkWriteError as exc:  # a position inserted by another member
-            raise MarketMoved("these events were handled by another member") from exc
-        if done.matched_count != len(fences) + sum(1 for key in moved if key in read):
-            raise MarketMoved("a market or these events were taken by another member")
+    checks: dict[int, Document] = {partition: {"epoch": epoch} for partition, epoch in batch.fences}
+    offsets: dict[int, Document] = {}
+    for key, offset in sorted(moved.items()):
+        partition, path = _where(key)
+        # A position moves only from where this batch found it: another member that
+        # handled some of these events meanwhile (a rebalance) made it move.
+        checks.setdefault(partition, {})[path] = read.get(key, {"$exists": False})
+        offsets.setdefault(partition, {})[path] = offset
+    steps = []
+    for partition, check in sorted(checks.items()):
+        update: Document = {"$inc": {"version": 1}}  # two writers of a partition conflict
+        if partition in offsets:
+            update["$set"] = offsets[partition]
+        steps.append(UpdateOne({"_id": fence_key(partition), **check}, update))
+    if steps:
+        done = await db[MARKETS].bulk_write(steps, session=session)
+        if done.matched_count != len(steps):
+            raise MarketMoved("a partition or these events were taken by another member")
     if batch.folded:
         await db[REASONS].delete_many({"service_type": {"$in": batch.folded}}, session=session)
     if batch.docs[REASONS]:

@@ -103,6 +103,23 @@ class TestFencing:
             "match.not_found"
         ]
 
+    async def test_a_position_in_a_document_of_its_own_is_moved_into_the_fence(
+        self, mongo_client: Any, database_name: str
+    ) -> None:
+        """A position as earlier versions kept it (a document per topic partition) still
+        counts: the event at it is a duplicate, the next one is handled, and the position
+        is then in the partition's fence document only."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        legacy = store.position_key(DEMANDS, 0)
+        await db[store.MARKETS].insert_one({"_id": legacy, "offset": 0})
+        batch = [submitted_at(0, "demand-1", 0), submitted_at(1, "demand-2", 1)]
+        assert await a_handler(mongo_client, db)(batch) == ["duplicate", "processed"]
+        assert await db[store.MARKETS].count_documents({"_id": legacy}) == 0
+        assert await store.events_handled(db) == 2
+        assert await db[store.DEMANDS].distinct("_id") == ["demand-2"]
+
     async def test_a_rebalance_waits_for_the_batch_in_flight(self, mongo_client: Any) -> None:
         """Partitions are given up only once the batch holding the lock has finished."""
         cache = MarketCache(mongo_client["unused"], TTL)

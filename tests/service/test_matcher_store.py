@@ -183,6 +183,32 @@ class TestRoundTrips:
         finally:
             await client.close()
 
+    async def test_the_fence_check_and_positions_are_one_update_per_partition(
+        self, mongodb: str, database_name: str
+    ) -> None:
+        """A transaction over both topics of two partitions checks and moves them in two
+        update statements (one per partition's fence document), not one per position."""
+        commands = Commands()
+        client: Any = AsyncMongoClient(mongodb, tz_aware=True, event_listeners=[commands])
+        try:
+            db = client[database_name]
+            await store.ensure_indexes(db)
+            await ensure_outbox_indexes(db)
+            matcher = a_handler(client, db)
+            batch = [
+                Incoming(f"{topic}-{p}", at(p), event, topic, p, 0)
+                for p, service_type in enumerate(("after_school", "sport"))
+                for topic, event in (
+                    (OFFERS, published(f"offer-{p}", service_type=service_type)),
+                    (DEMANDS, submitted(f"demand-{p}", service_type=service_type)),
+                )
+            ]
+            assert await matcher(batch) == ["processed"] * 4
+            assert commands.updated[store.MARKETS] == 2 + 2  # each market placed, each fence
+            assert await store.events_handled(db) == 4
+        finally:
+            await client.close()
+
 
 class TestOwnedMarkets:
     async def test_the_markets_of_assigned_partitions_are_found_even_without_proposals(

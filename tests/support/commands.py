@@ -6,17 +6,22 @@ from pymongo import monitoring
 
 
 class Commands(monitoring.CommandListener):
-    """Counts the commands a client starts, by (command name, collection)."""
+    """Counts the commands a client starts, by (command name, collection), and the
+    statements of its update commands, by collection."""
 
     def __init__(self) -> None:
         self.sent: Counter[tuple[str, str]] = Counter()
+        self.updated: Counter[str] = Counter()
 
     def count(self, name: str, collection: str) -> int:
         return self.sent[(name, collection)]
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
-        self.sent[(event.command_name, target if isinstance(target, str) else "")] += 1
+        collection = target if isinstance(target, str) else ""
+        self.sent[(event.command_name, collection)] += 1
+        if event.command_name == "update":
+            self.updated[collection] += len(event.command.get("updates", ()))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
