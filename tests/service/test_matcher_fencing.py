@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from concilia.contract.topics import DEMANDS, OFFERS
+from concilia.platform.batch_consumer import More
 from concilia.platform.outbox import OUTBOX, ensure_outbox_indexes
 from services.matcher import store
 from services.matcher.subscribers import (
@@ -135,6 +136,16 @@ class TestFencing:
         assert cache.generation == generation + 1
 
 
+def fetched_once(*items: Incoming) -> More[Incoming]:
+    """A `more` that hands `items` over the first time, then nothing."""
+    fetched = [list(items)]
+
+    async def more() -> list[Incoming]:
+        return fetched.pop() if fetched else []
+
+    return more
+
+
 class TestEventsTakenWhileCommitting:
     async def test_are_decided_and_committed_in_the_same_call(
         self, mongo_client: Any, database_name: str
@@ -144,11 +155,7 @@ class TestEventsTakenWhileCommitting:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        fetched = [[submitted_at(1, "demand-1", 0)]]
-
-        async def more() -> list[Incoming]:
-            return fetched.pop() if fetched else []
-
+        more = fetched_once(submitted_at(1, "demand-1", 0))
         offer = Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)
         assert await a_handler(mongo_client, db)([offer], more=more) == ["processed"] * 2
         assert await store.events_handled(db) == 2
@@ -165,11 +172,7 @@ class TestEventsTakenWhileCommitting:
         db = mongo_client[database_name]
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
-        fetched = [[submitted_at(1, "demand-1", 0)]]
-
-        async def more() -> list[Incoming]:
-            return fetched.pop() if fetched else []
-
+        more = fetched_once(submitted_at(1, "demand-1", 0))
         real, saves = store.save, []
 
         async def second_fails(*args: Any) -> None:

@@ -3,6 +3,8 @@ reason is kept as a reason document, not a rewrite of the demand, and a reload (
 rebalance) still knows its latest reason and answer count, before and after the market's
 reason documents are folded into fewer."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -156,19 +158,29 @@ class TestProposalsWithoutRewrites:
         assert record.match_id not in (None, match_id)
 
 
+@asynccontextmanager
+async def counting(
+    mongodb: str, database_name: str
+) -> AsyncIterator[tuple[MatchingHandler, Commands, Any]]:
+    """A handler on a client whose commands are counted, and the client's database."""
+    commands = Commands()
+    client: Any = AsyncMongoClient(mongodb, tz_aware=True, event_listeners=[commands])
+    try:
+        db = client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        yield a_handler(client, db), commands, db
+    finally:
+        await client.close()
+
+
 class TestRoundTrips:
     async def test_new_and_known_offers_in_one_transaction_take_two_commands(
         self, mongodb: str, database_name: str
     ) -> None:
         """Offers new to the database and offers already in it, interleaved in one batch,
         are written in one insert and one update command, not one command per run."""
-        commands = Commands()
-        client: Any = AsyncMongoClient(mongodb, tz_aware=True, event_listeners=[commands])
-        try:
-            db = client[database_name]
-            await store.ensure_indexes(db)
-            await ensure_outbox_indexes(db)
-            matcher = a_handler(client, db)
+        async with counting(mongodb, database_name) as (matcher, commands, db):
             known = [f"offer-{n}" for n in (1, 3, 5)]  # then 1 to 6: 2, 4 and 6 are new
             await matcher([incoming(n, published(o), OFFERS, n) for n, o in enumerate(known)])
             inserts, updates = (
@@ -180,21 +192,13 @@ class TestRoundTrips:
             assert commands.count("insert", "offers") - inserts == 1
             assert commands.count("update", "offers") - updates == 1
             assert await db[store.OFFERS].count_documents({}) == 6
-        finally:
-            await client.close()
 
     async def test_the_fence_check_and_positions_are_one_update_per_partition(
         self, mongodb: str, database_name: str
     ) -> None:
         """A transaction over both topics of two partitions checks and moves them in two
         update statements (one per partition's fence document), not one per position."""
-        commands = Commands()
-        client: Any = AsyncMongoClient(mongodb, tz_aware=True, event_listeners=[commands])
-        try:
-            db = client[database_name]
-            await store.ensure_indexes(db)
-            await ensure_outbox_indexes(db)
-            matcher = a_handler(client, db)
+        async with counting(mongodb, database_name) as (matcher, commands, db):
             batch = [
                 Incoming(f"{topic}-{p}", at(p), event, topic, p, 0)
                 for p, service_type in enumerate(("after_school", "sport"))
@@ -206,8 +210,6 @@ class TestRoundTrips:
             assert await matcher(batch) == ["processed"] * 4
             assert commands.updated[store.MARKETS] == 2 + 2  # each market placed, each fence
             assert await store.events_handled(db) == 4
-        finally:
-            await client.close()
 
 
 class TestOwnedMarkets:
