@@ -360,7 +360,8 @@ def _offer_doc(record: OfferRecord) -> Document:
 
 
 def _reasons_doc(market: Market, demand_ids: list[str]) -> Document:
-    """[demand id, its reason (null once matched), its answer count] of each demand."""
+    """[demand id, its last reason (null if it never had one), its answer count] of each
+    demand."""
     answers = [
         [demand_id, _reason(record.waiting_reason), record.not_found_answers]
         for demand_id in demand_ids

@@ -4,9 +4,10 @@
 Why the matcher persists its state instead of rebuilding it from the topics at start-up:
 Tansu keeps topics in memory only, so after a broker restart there is nothing to replay;
 and every decision depends on the seats already held, which must survive a crash exactly
-once. So each consumed batch of events is handled in ONE MongoDB transaction: the position
-reached in each partition (a redelivered event, at or before it, is a no-op), the changed
-offers, demands and matches, and the batch's outgoing match events as one outbox row. The
+once. So each chunk of consumed events (a batch, or the events fetched while the last
+chunk committed) is handled in ONE MongoDB transaction: the position reached in each
+partition (a redelivered event, at or before it, is a no-op), the changed offers, demands
+and matches, and the chunk's outgoing match events as one outbox row. The
 same event published twice (at two offsets) changes nothing either: the market ignores a
 version it knows and an answer already given. The in-memory market of a service type is
 only a cache of what is committed: loaded on first use (its partition claimed first),
