@@ -38,7 +38,7 @@ from concilia.embedded.servers import start_kafka, start_mongodb
 from concilia.platform.kafka import DEFAULT_PARTITIONS, ensure_topics
 from concilia.platform.mongo import Document
 from concilia.platform.offsets import read_true_ends, true_ends
-from concilia.platform.outbox import OUTBOX
+from concilia.platform.outbox import OUTBOX, PENDING
 from services.matcher import store
 from tests.bench import ceilings, write_path
 from tests.bench.workload import Message, interleaved, paced, produce
@@ -224,8 +224,7 @@ def percentiles(latencies: list[int]) -> dict[str, float]:
 
 
 async def _published_all(client: AsyncMongoClient[Document], database: str) -> bool:
-    pending = {"published_at": None, "parked_at": None}
-    return await client[database][OUTBOX].count_documents(pending) == 0
+    return await client[database][OUTBOX].count_documents(PENDING) == 0
 
 
 async def decisions_published(bootstrap: str) -> int:
