@@ -3,15 +3,15 @@ the records a draining handler takes with `more()`."""
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
-from concilia.platform.batch_consumer import More, subscribe_batch
+from concilia.platform.batch_consumer import BatchHandler, More, subscribe_batch
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.kafka import make_broker
 from tests.support.kafka import produce, read_all
@@ -113,7 +113,8 @@ async def committed(kafka: str, topic: str, group_id: str) -> list[int | None]:
         await consumer.stop()
 
 
-def draining(kafka: str, topic: str, group_id: str, handle: object) -> object:
+def draining(kafka: str, topic: str, group_id: str, handle: BatchHandler[str]) -> KafkaBroker:
+    """A broker whose draining consumer of `topic` hands `handle` one record per batch."""
     broker = make_broker(kafka, "tests")
     subscribe_batch(
         broker,
@@ -121,7 +122,7 @@ def draining(kafka: str, topic: str, group_id: str, handle: object) -> object:
         group_id=group_id,
         service="tests",
         prepare=prepare,
-        handle_batch=handle,  # type: ignore[arg-type]
+        handle_batch=handle,
         max_records=1,  # the first batch holds one record: the other comes with more()
         drain=True,
     )
@@ -146,7 +147,7 @@ class TestDraining:
             calls.append(items)
             return ["processed"] * len(items)
 
-        broker: Any = draining(kafka, topic, group_id, handle)
+        broker = draining(kafka, topic, group_id, handle)
         await broker.start()
         try:
             await eventually(lambda: calls, what="the first call")
@@ -181,7 +182,7 @@ class TestDraining:
             handled.extend(items)
             return ["processed"] * len(items)
 
-        broker: Any = draining(kafka, topic, group_id, handle)
+        broker = draining(kafka, topic, group_id, handle)
         await broker.start()
         try:
             await eventually(
