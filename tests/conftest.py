@@ -26,6 +26,9 @@ JWT_SECRET = secrets.token_hex(32)
 # The services under test talk to Tansu: their consumers wait at the broker as briefly as
 # under `concilia up` (in-process services read it from here, child processes inherit it).
 os.environ.setdefault("KAFKA_FETCH_MAX_WAIT_MS", str(TANSU_FETCH_MAX_WAIT_MS))
+# A session of 3 s, not the stack's 6: Tansu forms a group after half of it, and the tests
+# start a service (and so a group member) a few hundred times.
+os.environ.setdefault("KAFKA_SESSION_TIMEOUT_MS", "3000")
 # The embedded database aborts a transaction abandoned by a killed process after 15 s, not
 # mongod's 60: the crash tests wait that out (the servers they start inherit it).
 os.environ.setdefault(LIFETIME_VARIABLE, "15")

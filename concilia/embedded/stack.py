@@ -26,7 +26,7 @@ from concilia.embedded.processes import (
     port_open,
     wait_until,
 )
-from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS, Infrastructure
+from concilia.embedded.servers import Infrastructure, tansu_consumer_environment
 from concilia.platform.kafka import DEFAULT_PARTITIONS, ensure_topics
 
 SERVICES = ("offers", "demands", "matcher", "notifier")
@@ -227,10 +227,8 @@ class Stack:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap_servers,
-            # Tansu's fetch wait, unless set (see concilia/embedded/servers.py).
-            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get(
-                "KAFKA_FETCH_MAX_WAIT_MS", str(TANSU_FETCH_MAX_WAIT_MS)
-            ),
+            # Tansu's fetch wait and session, unless set (see concilia/embedded/servers.py).
+            **tansu_consumer_environment(),
             "MONGODB_URL": self.infra.mongodb_url,
             "HTTP_PORT": str(self.ports.of(name)),
             "AUTH_JWT_SECRET": secret,

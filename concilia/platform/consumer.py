@@ -156,5 +156,5 @@ def follow_match_states(
         group_id=group_id,
         service=service,
         handle=handle,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        **settings.consumer_options(),
     )

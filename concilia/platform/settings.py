@@ -1,6 +1,6 @@
 """Configuration (contract): environment variables read by every service."""
 
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,14 @@ def secret_problem(value: str) -> str | None:
             "up generates one) or use `python -c 'import secrets; print(secrets.token_hex(32))'`"
         )
     return None
+
+
+class ConsumerOptions(TypedDict):
+    """Kafka consumer options, as aiokafka and FastStream's subscribers name them."""
+
+    fetch_max_wait_ms: int
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
 
 
 class ServiceSettings(BaseSettings):
@@ -38,6 +46,16 @@ class ServiceSettings(BaseSettings):
         description="Longest a consumer's fetch waits at the broker for records (Kafka's "
         "fetch.max.wait.ms). Apache Kafka answers as soon as records arrive; Tansu does not, "
         "so the embedded stack sets it low",
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        le=300_000,
+        description="How long a consumer may go without a heartbeat before its group hands "
+        "its partitions to the others (Kafka's session.timeout.ms; heartbeats every third of "
+        "it). Apache Kafka refuses less than its group.min.session.timeout.ms (6 s by "
+        "default); Tansu lets a new group form only after half of it, so the embedded stack "
+        "sets it low",
     )
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str | None = Field(
@@ -65,6 +83,14 @@ class ServiceSettings(BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+    def consumer_options(self) -> ConsumerOptions:
+        """The Kafka consumer options every subscriber of the services takes from here."""
+        return {
+            "fetch_max_wait_ms": self.kafka_fetch_max_wait_ms,
+            "session_timeout_ms": self.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.kafka_session_timeout_ms // 3,
+        }
 
     @property
     def port(self) -> int:

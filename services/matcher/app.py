@@ -78,7 +78,7 @@ def create_app(
         drain=True,
         # Range keeps partition i of offers and of demands on one member (co-partitioning).
         partition_assignment_strategy=(RangePartitionAssignor,),
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        **settings.consumer_options(),
         listener=ClearCacheOnRebalance(cache),
     )
 

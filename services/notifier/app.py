@@ -78,7 +78,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         handle=make_handler(
             ledger, dispatcher.wake, timedelta(seconds=settings.waiting_mail_delay_seconds)
         ),
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        **settings.consumer_options(),
     )
 
     @asynccontextmanager

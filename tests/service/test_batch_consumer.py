@@ -14,7 +14,7 @@ from concilia.contract.envelope import CloudEvent
 from concilia.platform.batch_consumer import BatchHandler, More, subscribe_batch
 from concilia.platform.consumer import PoisonMessage, Record
 from concilia.platform.kafka import make_broker
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import consumer_options, produce, read_all
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -60,6 +60,7 @@ class TestBatches:
             prepare=prepare,
             handle_batch=handle,
             max_attempts=2,
+            **consumer_options(),
         )
         kinds = ["a", "poison", "fails-once", "b", "always-fails", "c"]
         for kind in kinds:
@@ -125,6 +126,7 @@ def draining(kafka: str, topic: str, group_id: str, handle: BatchHandler[str]) -
         handle_batch=handle,
         max_records=1,  # the first batch holds one record: the other comes with more()
         drain=True,
+        **consumer_options(),
     )
     return broker
 

@@ -18,7 +18,7 @@ from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.consumer import Record, subscribe
 from concilia.platform.faults import Backoff
 from concilia.platform.kafka import make_broker
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import consumer_options, produce, read_all
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -84,6 +84,7 @@ class TestAPausedDatabase:
             handle=handle,
             max_attempts=2,
             backoff=QUICK,
+            **consumer_options(),
         )
         await broker.start()
         try:
@@ -136,6 +137,7 @@ class TestAPausedDatabase:
             handle_batch=handle,
             max_attempts=2,
             backoff=QUICK,
+            **consumer_options(),
         )
         await broker.start()
         try:

@@ -14,7 +14,7 @@ from concilia.contract.envelope import CloudEvent
 from concilia.platform.consumer import Record, subscribe
 from concilia.platform.faults import Backoff
 from concilia.platform.kafka import make_broker
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import consumer_options, produce, read_all
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -50,6 +50,7 @@ class TestDeadLetterCommands:
             handle=handle,
             max_attempts=2,
             backoff=Backoff(0.01, 0.05),
+            **consumer_options(),
         )
         await produce(kafka, TOPIC, event.to_bytes(), key="childcare")
         await broker.start()

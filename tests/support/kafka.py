@@ -7,6 +7,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from concilia.platform.offsets import true_ends
+from concilia.platform.settings import ConsumerOptions, ServiceSettings
 from tests.support.waiting import eventually
 
 
@@ -24,6 +25,12 @@ class Message:
         assert self.value is not None
         parsed: dict[str, Any] = json.loads(self.value)
         return parsed
+
+
+def consumer_options() -> ConsumerOptions:
+    """The consumer options the services under test get (fetch wait, session: tests/conftest.py),
+    for a test's own subscriber."""
+    return ServiceSettings().consumer_options()
 
 
 async def read_all(bootstrap: str, *topics: str, timeout_ms: int = 1000) -> list[Message]:

@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from concilia.embedded.processes import ChildProcess, free_port
-from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS
+from concilia.embedded.servers import tansu_consumer_environment
 from tests.support.waiting import eventually
 
 
@@ -41,8 +41,8 @@ def service_process(
     module: str, env: Mapping[str, str], log_dir: Path, name: str | None = None
 ) -> ChildProcess:
     """`python -m <module>` with `env` added to this environment (not yet started), its
-    consumers' fetch wait set for Tansu as `concilia up` sets it."""
-    full_env = {**os.environ, "KAFKA_FETCH_MAX_WAIT_MS": str(TANSU_FETCH_MAX_WAIT_MS), **env}
+    consumers' fetch wait and session set for Tansu as `concilia up` sets them."""
+    full_env = {**os.environ, **tansu_consumer_environment(), **env}
     return ChildProcess(
         name or module,
         [sys.executable, "-m", module],

@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS, Infrastructure
+from concilia.embedded.servers import (
+    TANSU_FETCH_MAX_WAIT_MS,
+    TANSU_SESSION_TIMEOUT_MS,
+    Infrastructure,
+)
 from concilia.embedded.stack import Stack
 
 
@@ -33,3 +37,22 @@ class TestTheFetchWait:
         """An operator who trades latency for idle CPU sets KAFKA_FETCH_MAX_WAIT_MS."""
         monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "100")
         assert environment_of("matcher", tmp_path)["KAFKA_FETCH_MAX_WAIT_MS"] == "100"
+
+
+class TestTheSession:
+    def test_every_service_gets_a_session_short_enough_for_tansu_to_form_its_group_fast(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Tansu forms a group after half the session: the services' consumers use 6 s (a
+        3 s join), not aiokafka's 10 s, and never less than Apache Kafka accepts."""
+        monkeypatch.delenv("KAFKA_SESSION_TIMEOUT_MS", raising=False)
+        for service in ("offers", "demands", "matcher", "notifier"):
+            session = environment_of(service, tmp_path)["KAFKA_SESSION_TIMEOUT_MS"]
+            assert session == str(TANSU_SESSION_TIMEOUT_MS) == "6000"
+
+    def test_a_session_set_in_the_environment_is_kept(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An operator who wants a sturdier group under load sets KAFKA_SESSION_TIMEOUT_MS."""
+        monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "20000")
+        assert environment_of("notifier", tmp_path)["KAFKA_SESSION_TIMEOUT_MS"] == "20000"

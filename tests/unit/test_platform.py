@@ -78,6 +78,18 @@ class TestSettings:
         assert settings.mongodb_url == "mongodb://mongo:27017"
         assert settings.port == 9000
 
+    def test_every_consumer_takes_the_fetch_wait_and_the_session_from_the_settings(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """KAFKA_SESSION_TIMEOUT_MS sets the consumers' session; they heartbeat every third."""
+        monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "25")
+        monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "6000")
+        assert ServiceSettings().consumer_options() == {
+            "fetch_max_wait_ms": 25,
+            "session_timeout_ms": 6000,
+            "heartbeat_interval_ms": 2000,
+        }
+
     def test_a_missing_secret_is_explained(self) -> None:
         """A service that checks tokens says what to set."""
         with pytest.raises(RuntimeError, match="AUTH_JWT_SECRET is not set"):
