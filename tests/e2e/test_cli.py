@@ -202,7 +202,9 @@ class TestDemo:
         self, tmp_path: Path
     ) -> None:
         """`concilia demo` exits 0 and each sample demand ends matched or waiting as designed."""
-        env = {**os.environ, "CONCILIA_HOME": str(tmp_path)}
+        # Half the demo's answer window: still ample for the links it answers (within
+        # seconds of each proposal), and the unanswered proposal expires 30 s sooner.
+        env = {**os.environ, "CONCILIA_HOME": str(tmp_path), "MATCH_ANSWER_TTL_SECONDS": "30"}
         result = subprocess.run(
             concilia(tmp_path, "demo", *port_flags(free_ports())),
             capture_output=True,
