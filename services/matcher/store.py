@@ -186,11 +186,14 @@ def position_key(topic: str, partition: int) -> str:
     return f"position:{topic}:{partition}"
 
 
+OFFSETS = "offsets"  # the field of a fence document holding its partition's positions
+
+
 def _where(key: str) -> tuple[int, str]:
-    """The partition whose fence document holds a position, and its field there (a topic
-    name has no colon; its dots would make a path)."""
+    """The partition whose fence document holds a position, and its name under OFFSETS (a
+    topic name has no colon; its dots would make a path)."""
     _, topic, partition = key.split(":")
-    return int(partition), f"offsets.{topic.replace('.', '_')}"
+    return int(partition), topic.replace(".", "_")
 
 
 async def positions(db: Database, keys: set[str]) -> dict[str, int]:
@@ -207,33 +210,28 @@ async def positions(db: Database, keys: set[str]) -> dict[str, int]:
     )
     found = {}
     by_id = {doc["_id"]: doc for doc in fences}
-    for key, (partition, path) in where.items():
-        offset = _at(by_id.get(fence_key(partition), {}), path)
+    for key, (partition, name) in where.items():
+        offset = by_id.get(fence_key(partition), {}).get(OFFSETS, {}).get(name)
         if offset is not None:
             found[key] = int(offset)
     legacy = await db[MARKETS].find({"_id": {"$in": sorted(keys - found.keys())}}).to_list()
     for doc in legacy:
-        partition, path = where[doc["_id"]]
+        partition, name = where[doc["_id"]]
         await db[MARKETS].update_one(
-            {"_id": fence_key(partition)}, {"$max": {path: int(doc["offset"])}}, upsert=True
+            {"_id": fence_key(partition)},
+            {"$max": {f"{OFFSETS}.{name}": int(doc["offset"])}},
+            upsert=True,
         )
         await db[MARKETS].delete_one({"_id": doc["_id"]})
         found[doc["_id"]] = int(doc["offset"])
     return found
 
 
-def _at(doc: Document, path: str) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 async def events_handled(db: Database) -> int:
     """How many events the positions cover (offsets from 0, all handled): for tests and the
     bench, whose topics start empty."""
-    fences = await db[MARKETS].find({"offsets": {"$exists": True}}).to_list()
-    return sum(int(offset) + 1 for doc in fences for offset in doc["offsets"].values())
+    fences = await db[MARKETS].find({OFFSETS: {"$exists": True}}).to_list()
+    return sum(int(offset) + 1 for doc in fences for offset in doc[OFFSETS].values())
 
 
 @dataclass(frozen=True)
@@ -311,7 +309,8 @@ async def save(db: Database, session: Session, batch: Writes) -> None:
     checks: dict[int, Document] = {partition: {"epoch": epoch} for partition, epoch in batch.fences}
     offsets: dict[int, Document] = {}
     for key, offset in sorted(moved.items()):
-        partition, path = _where(key)
+        partition, name = _where(key)
+        path = f"{OFFSETS}.{name}"
         # A position moves only from where this batch found it: another member that
         # handled some of these events meanwhile (a rebalance) made it move.
         checks.setdefault(partition, {})[path] = read.get(key, {"$exists": False})
