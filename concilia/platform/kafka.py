@@ -113,6 +113,16 @@ async def broker_running(
         await broker.stop()
 
 
+def reachable(broker: KafkaBroker, timeout: float = 2.0) -> Callable[[], Awaitable[None]]:
+    """A /readyz check: raises unless `broker` answers within `timeout` seconds."""
+
+    async def check() -> None:
+        if not await broker.ping(timeout=timeout):
+            raise ConnectionError(f"Kafka did not answer within {timeout:g} s")
+
+    return check
+
+
 def groups_of(broker: KafkaBroker) -> dict[str, list[str]]:
     """Consumer group → the topics its subscribers read, for the lag gauges."""
     groups: dict[str, list[str]] = {}

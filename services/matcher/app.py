@@ -14,7 +14,7 @@ from concilia.contract import topics
 from concilia.contract.envelope import utcnow
 from concilia.platform.batch_consumer import subscribe_batch
 from concilia.platform.http import create_service_app
-from concilia.platform.kafka import broker_running, ensure_topics, make_broker
+from concilia.platform.kafka import broker_running, ensure_topics, make_broker, reachable
 from concilia.platform.mongo import Document, connect, ping
 from concilia.platform.outbox import OutboxRelay, ensure_outbox_indexes
 from services.matcher import store
@@ -102,10 +102,6 @@ def create_app(
             await relay.stop()
             await client.close()
 
-    async def kafka_reachable() -> None:
-        if not await broker.ping(timeout=2):
-            raise ConnectionError("Kafka did not answer")
-
     app = create_service_app(
         service=CONSUMER,
         title="Concilia matcher",
@@ -113,7 +109,7 @@ def create_app(
         lifespan=lifespan,
         readiness=[
             ("mongodb", lambda: ping(client)),
-            ("kafka", kafka_reachable),
+            ("kafka", reachable(broker)),
             ("outbox", relay.check),
         ],
         max_body_bytes=settings.max_body_bytes,

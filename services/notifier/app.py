@@ -17,7 +17,7 @@ from concilia.platform.answer_links import LinkSigner
 from concilia.platform.consumer import subscribe
 from concilia.platform.faults import Backoff
 from concilia.platform.http import create_service_app
-from concilia.platform.kafka import broker_running, ensure_topics, make_broker
+from concilia.platform.kafka import broker_running, ensure_topics, make_broker, reachable
 from concilia.platform.mongo import connect, ping
 from concilia.platform.outbox import OutboxRelay
 from services.notifier.dispatcher import Dispatcher, DispatchSettings
@@ -96,10 +96,6 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
             await relay.stop()
             await mongo.close()
 
-    async def kafka_ready() -> None:
-        if not await broker.ping(timeout=3):
-            raise ConnectionError(f"no answer from {settings.kafka_bootstrap_servers}")
-
     async def mongo_ready() -> None:
         await ping(mongo)
 
@@ -108,7 +104,11 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
         title="Concilia notifier",
         description="E-mails both parties of a match at every step of its lifecycle, once each.",
         lifespan=lifespan,
-        readiness=[("mongodb", mongo_ready), ("kafka", kafka_ready), ("outbox", relay.check)],
+        readiness=[
+            ("mongodb", mongo_ready),
+            ("kafka", reachable(broker, timeout=3)),
+            ("outbox", relay.check),
+        ],
         max_body_bytes=settings.max_body_bytes,
         reported=[("smtp", mail.check)],
     )

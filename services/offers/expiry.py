@@ -5,6 +5,7 @@ import logging
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from concilia.platform.background import BackgroundTask
 from services.offers.store import OfferStore
 
 ROME = ZoneInfo("Europe/Rome")
@@ -21,15 +22,23 @@ async def expire_offers(store: OfferStore, today: date | None = None) -> int:
     return await store.expire_due(today or today_in_rome())
 
 
-async def run_expiry(store: OfferStore, interval_seconds: float) -> None:
-    """Sweep now and every `interval_seconds` until cancelled; a failed sweep is retried."""
-    while True:
-        try:
-            expired = await expire_offers(store)
-            if expired:
-                log.info("offers expired", extra={"count": expired})
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("offer expiry sweep failed, will retry", exc_info=True)
-        await asyncio.sleep(interval_seconds)
+class OfferExpiry(BackgroundTask):
+    """Sweeps when the service starts and every `interval_seconds` while it is up; a
+    failed sweep is retried at the next."""
+
+    def __init__(self, store: OfferStore, interval_seconds: float) -> None:
+        super().__init__("offers-expiry")
+        self._store = store
+        self._interval = interval_seconds
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                expired = await expire_offers(self._store)
+                if expired:
+                    log.info("offers expired", extra={"count": expired})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("offer expiry sweep failed, will retry", exc_info=True)
+            await asyncio.sleep(self._interval)  # the sweep's period, not synchronisation

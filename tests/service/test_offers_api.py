@@ -370,6 +370,33 @@ class TestChanges:
         kafka = api.settings.kafka_bootstrap_servers
         await eventually(lambda: offer_events(kafka, offer["id"], "offer.expired"))
 
+    async def test_the_running_service_expires_offers_past_valid_until_by_itself(
+        self, kafka: str, mongodb: str, jwt_secret: str, org: str
+    ) -> None:
+        """With a short sweep interval, an offer that ends yesterday turns expired unasked."""
+        settings = settings_for(
+            kafka, mongodb, jwt_secret, f"t_expiry_{uuid.uuid4().hex[:8]}"
+        ).model_copy(update={"offer_expiry_interval_seconds": 0.2})
+        app = create_app(settings)
+        yesterday = date.today() - timedelta(days=1)
+        async with (
+            serving(app, settings.port) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            response = await http.post(
+                "/v1/offers",
+                json=an_offer(valid_until=yesterday.isoformat()),
+                headers=provider(org),
+            )
+            assert response.status_code == 201, response.text
+            offer_url = f"/v1/offers/{response.json()['id']}"
+
+            async def status() -> str | None:
+                found = await http.get(offer_url, headers=provider(org))
+                return "expired" if found.json()["status"] == "expired" else None
+
+            assert await eventually(status, timeout=30, what="the sweep") == "expired"
+
 
 class TestPrivacy:
     async def test_offer_events_carry_no_contact_which_goes_to_contacts_only(
