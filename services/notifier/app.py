@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from concilia.contract import topics
 from concilia.platform.answer_links import LinkSigner
@@ -31,8 +32,11 @@ from services.notifier.subscribers import make_handler
 GROUP_ID = "concilia-notifier"
 
 
-def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
-    """The notifier app; `mailer` replaces SMTP (e.g. in tests of failure handling)."""
+def create_app(
+    settings: Settings, *, mailer: Mailer | None = None, broker: KafkaBroker | None = None
+) -> FastAPI:
+    """The notifier app; `mailer` replaces SMTP (e.g. in tests of failure handling), `broker`
+    the Kafka broker."""
     name = settings.service_name
     links = AnswerLinks(
         LinkSigner(settings.require_secret()),
@@ -68,7 +72,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> FastAPI:
             ),
         ),
     )
-    broker = make_broker(settings.kafka_bootstrap_servers, name)
+    broker = broker or make_broker(settings.kafka_bootstrap_servers, name)
     subscribe(
         broker,
         topics.CONTACTS,
