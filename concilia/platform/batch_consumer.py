@@ -18,7 +18,7 @@ it fails, sought back with it and redelivered."""
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka import TopicPartition
 from faststream import AckPolicy
@@ -26,7 +26,14 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from concilia.platform.consumer import PoisonMessage, Record, dead_letterer, parse_event, summary
+from concilia.platform.consumer import (
+    DeadLetter,
+    PoisonMessage,
+    Record,
+    dead_letterer,
+    parse_event,
+    summary,
+)
 from concilia.platform.failpoints import failpoint
 from concilia.platform.faults import Backoff, Retries, is_outage
 from concilia.platform.metrics import EVENTS_CONSUMED
@@ -48,6 +55,9 @@ class BatchHandler(Protocol[T]):
     ) -> Awaitable[Sequence[str]]: ...
 
 
+Ready = tuple[Record, str, T]  # a record, its event type, its prepared item
+
+
 def subscribe_batch(
     broker: KafkaBroker,
     *topic_names: str,
@@ -62,51 +72,15 @@ def subscribe_batch(
     **subscriber_options: Any,
 ) -> None:
     """Register a batch handler for `topic_names` (see the module docstring)."""
-    dead_letter = dead_letterer(broker, group_id)
-    retries = Retries(max_attempts, backoff or Backoff())
-
-    def count(record: Record, event_type: str, outcome: str) -> None:
-        EVENTS_CONSUMED.labels(service, record.topic, event_type, outcome).inc()
-
-    async def prepared(records: Sequence[Record]) -> list[tuple[Record, str, T]]:
-        ready: list[tuple[Record, str, T]] = []
-        for record in records:
-            event_type = "unknown"
-            try:
-                event = parse_event(record.value)
-                event_type = event.type if event else "tombstone"
-                ready.append((record, event_type, prepare(event, record)))
-            except PoisonMessage as exc:
-                await dead_letter(record, exc.reason, exc.detail or str(exc))
-                count(record, event_type, "dlq")
-            except ValidationError as exc:
-                await dead_letter(record, "invalid_data", summary(exc))
-                count(record, event_type, "dlq")
-        return ready
-
-    async def alone(record: Record, item: T) -> str:
-        """One record on its own, retried in place by the shared policy."""
-        position = ("alone", record.topic, record.partition, record.offset)
-        while True:
-            try:
-                [outcome] = await handle_batch([item])
-            except Exception as exc:
-                if not await retries.again(position, exc):
-                    raise
-                continue
-            retries.done(position)
-            return outcome
-
-    async def one_by_one(ready: list[tuple[Record, str, T]]) -> None:
-        for record, event_type, item in ready:
-            try:
-                outcome = await alone(record, item)
-            except Exception as exc:
-                await dead_letter(
-                    record, "handler_failed", f"after {max_attempts} attempts: {exc!r}"
-                )
-                outcome = "dlq"
-            count(record, event_type, outcome)
+    batches = BatchConsumer(
+        dead_letterer(broker, group_id),
+        service,
+        prepare,
+        handle_batch,
+        max_records=max_records,
+        retries=Retries(max_attempts, backoff or Backoff()),
+        drain=drain,
+    )
 
     @broker.subscriber(
         *topic_names,
@@ -124,44 +98,130 @@ def subscribe_batch(
     async def on_batch(message: KafkaMessage) -> None:
         raw = message.raw_message
         records: Sequence[Record] = raw if isinstance(raw, tuple) else (raw,)  # type: ignore[assignment]
-        if not records:
-            return
-        ready = await prepared(records)
+        await batches.consume(records, message.consumer)
+
+
+class BatchConsumer(Generic[T]):
+    """What happens to one fetched batch: prepare each record, handle the rest in one call,
+    then count the outcomes; on failure retry, replay one by one or dead-letter."""
+
+    def __init__(
+        self,
+        dead_letter: DeadLetter,
+        service: str,
+        prepare: Prepare[T],
+        handle_batch: BatchHandler[T],
+        *,
+        max_records: int,
+        retries: Retries,
+        drain: bool,
+    ) -> None:
+        self._dead_letter = dead_letter
+        self._service = service
+        self._prepare = prepare
+        self._handle = handle_batch
+        self.max_records = max_records
+        self._retries = retries
+        self._drain = drain
+
+    async def consume(self, records: Sequence[Record], consumer: Any) -> None:
+        """Handle `records`; raises to have the whole batch sought back and redelivered."""
+        ready = await self.prepared(records) if records else []
         if not ready:
             return
         first = records[0]
         position = (first.topic, first.partition, first.offset)
-        consumer = message.consumer
-        fetched: list[Record] = []  # by `more`, beyond the batch
-        extra: list[tuple[Record, str, T]] = []
-
-        async def more() -> list[T]:
-            getmany = getattr(consumer, "getmany", None)  # none in FastStream's test client
-            if getmany is None:
-                return []
-            found = await getmany(timeout_ms=0, max_records=max_records)
-            records = [record for part in found.values() for record in part]
-            fetched.extend(records)
-            got = await prepared(records)
-            extra.extend(got)
-            return [item for _, _, item in got]
-
+        drained = Drained(self, consumer)
         items = [item for _, _, item in ready]
         try:
-            outcomes = await (handle_batch(items, more=more) if drain else handle_batch(items))
+            outcomes = await (
+                self._handle(items, more=drained.more) if self._drain else self._handle(items)
+            )
         except Exception as exc:
-            seek_back(consumer, fetched)  # and FastStream's nack seeks back the batch
-            if await retries.again(position, exc):
+            seek_back(consumer, drained.records)  # and FastStream's nack seeks back the batch
+            if await self._retries.again(position, exc):
                 label = "waited" if is_outage(exc) else "retried"
-                for record, event_type, _ in [*ready, *extra]:
-                    count(record, event_type, label)
-                raise  # the whole batch is sought back and redelivered
-            await one_by_one(ready)
+                for record, event_type, _ in [*ready, *drained.ready]:
+                    self._count(record, event_type, label)
+                raise
+            await self._one_by_one(ready)
             return
         failpoint("consumer.after_effect")
-        retries.done(position)
-        for (record, event_type, _), outcome in zip([*ready, *extra], outcomes, strict=True):
-            count(record, event_type, outcome)
+        self._retries.done(position)
+        for (record, event_type, _), outcome in zip(
+            [*ready, *drained.ready], outcomes, strict=True
+        ):
+            self._count(record, event_type, outcome)
+
+    async def prepared(self, records: Sequence[Record]) -> list[Ready[T]]:
+        """The records that pass their own checks; the others are dead-lettered."""
+        ready: list[Ready[T]] = []
+        for record in records:
+            event_type = "unknown"
+            try:
+                event = parse_event(record.value)
+                event_type = event.type if event else "tombstone"
+                ready.append((record, event_type, self._prepare(event, record)))
+            except PoisonMessage as exc:
+                await self._dead_letter(record, exc.reason, exc.detail or str(exc))
+                self._count(record, event_type, "dlq")
+            except ValidationError as exc:
+                await self._dead_letter(record, "invalid_data", summary(exc))
+                self._count(record, event_type, "dlq")
+        return ready
+
+    async def _one_by_one(self, ready: list[Ready[T]]) -> None:
+        """After the batch failed `max_attempts` times: each record on its own, so that only
+        one that fails alone is dead-lettered."""
+        for record, event_type, item in ready:
+            try:
+                outcome = await self._alone(record, item)
+            except Exception as exc:
+                attempts = self._retries.max_attempts
+                await self._dead_letter(
+                    record, "handler_failed", f"after {attempts} attempts: {exc!r}"
+                )
+                outcome = "dlq"
+            self._count(record, event_type, outcome)
+
+    async def _alone(self, record: Record, item: T) -> str:
+        """One record on its own, retried in place by the shared policy."""
+        position = ("alone", record.topic, record.partition, record.offset)
+        while True:
+            try:
+                [outcome] = await self._handle([item])
+            except Exception as exc:
+                if not await self._retries.again(position, exc):
+                    raise
+                continue
+            self._retries.done(position)
+            return outcome
+
+    def _count(self, record: Record, event_type: str, outcome: str) -> None:
+        EVENTS_CONSUMED.labels(self._service, record.topic, event_type, outcome).inc()
+
+
+class Drained(Generic[T]):
+    """What a draining handler took with `more()` beyond its batch: the records (sought
+    back if the call fails) and their prepared items (acknowledged with the call)."""
+
+    def __init__(self, batches: BatchConsumer[T], consumer: Any) -> None:
+        self._batches = batches
+        self._consumer = consumer
+        self.records: list[Record] = []
+        self.ready: list[Ready[T]] = []
+
+    async def more(self) -> list[T]:
+        """The records fetched since, prepared; [] if none yet."""
+        getmany = getattr(self._consumer, "getmany", None)  # none in FastStream's test client
+        if getmany is None:
+            return []
+        found = await getmany(timeout_ms=0, max_records=self._batches.max_records)
+        records = [record for part in found.values() for record in part]
+        self.records.extend(records)
+        got = await self._batches.prepared(records)
+        self.ready.extend(got)
+        return [item for _, _, item in got]
 
 
 def seek_back(consumer: Any, records: Sequence[Record]) -> None:

@@ -41,6 +41,7 @@ from concilia.platform.offsets import read_true_ends, true_ends
 from concilia.platform.outbox import OUTBOX, PENDING
 from services.matcher import store
 from tests.bench import ceilings, write_path
+from tests.bench.probes import Timed, broker_probe, database_probe, window_rows
 from tests.bench.workload import Message, interleaved, paced, produce
 from tests.support.services import matcher_process, wait_ready
 from tests.support.waiting import eventually
@@ -57,6 +58,9 @@ DRAIN_SECONDS = 90  # after the paced load: a demand not decided by then counts 
 PACED_RATE = 1_000
 PACED_SECONDS = 5 if SMOKE else int(os.environ.get("BENCH_PACED_SECONDS", "60"))
 WRITE_SECONDS = 3 if SMOKE else 20
+# BENCH_PROBES=1: time small operations on the database and the broker during the paced
+# phase (tests/bench/probes.py), printed beside its latency window by window.
+PROBES = os.environ.get("BENCH_PROBES") == "1"
 
 
 class FirstDecisions:
@@ -142,9 +146,10 @@ async def events_handled(client: AsyncMongoClient[Document], database: str) -> i
 
 async def matcher_run(
     bootstrap: str, mongo: ChildProcess, mongodb: str, total: int, load: list[Message], logs: Path
-) -> tuple[float, dict[str, float]]:
+) -> tuple[float, dict[str, float], list[tuple[str, str]]]:
     """The matcher over the workload (events/s), then the paced latency phase (`load`);
-    with the CPU the matcher and the database used per event of the workload."""
+    with the CPU the matcher and the database used per event of the workload, and the
+    paced latency window by window (table rows)."""
     database = "bench_matcher"
     client = bench_client(mongodb)
     # Its own process, as in production: the bench's producer and decision reader (this
@@ -189,7 +194,14 @@ async def matcher_run(
         await watcher.start()
         print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
         try:
-            published = await paced(bootstrap, load, PACED_RATE)
+            async with contextlib.AsyncExitStack() as probing:
+                database_times: Timed = (
+                    await probing.enter_async_context(database_probe(mongodb)) if PROBES else []
+                )
+                broker_times: Timed = (
+                    await probing.enter_async_context(broker_probe(bootstrap)) if PROBES else []
+                )
+                published = await paced(bootstrap, load, PACED_RATE)
             deadline = time.monotonic() + DRAIN_SECONDS
             while True:
                 decided = await watcher.read()
@@ -204,13 +216,18 @@ async def matcher_run(
         await close(client)
     # A demand still undecided at the cut counts as decided then: a lower bound, never less.
     latencies = sorted(decided.get(d, cut) - published[d] for d in published)
-    return rate, {
-        **percentiles(latencies),
-        "matcher_us": matcher_cpu,
-        "database_us": database_cpu,
-        "undecided": sum(1 for d in published if d not in decided),
-        "decisions": decisions,
-    }
+    series = window_rows(published, decided, cut, database_times, broker_times)
+    return (
+        rate,
+        {
+            **percentiles(latencies),
+            "matcher_us": matcher_cpu,
+            "database_us": database_cpu,
+            "undecided": sum(1 for d in published if d not in decided),
+            "decisions": decisions,
+        },
+        series,
+    )
 
 
 def percentiles(latencies: list[int]) -> dict[str, float]:
@@ -319,7 +336,9 @@ async def main() -> None:
             )
         )
         print(f"persisted ceiling latency {ceiling_latency}", flush=True)
-        matcher, latency = await matcher_run(bootstrap, mongo, mongodb, total, load, home / "logs")
+        matcher, latency, series = await matcher_run(
+            bootstrap, mongo, mongodb, total, load, home / "logs"
+        )
         rows.append(("matcher", f"{matcher:,.0f} events/s"))
         rows.append(
             (
@@ -337,6 +356,7 @@ async def main() -> None:
                 f"{latency['undecided']:,} undecided {DRAIN_SECONDS} s after: counted then)",
             )
         )
+        rows += series
         print(f"matcher {matcher:,.0f}/s; latency {latency}", flush=True)
         if MATCHER_ONLY:
             print_table(rows)
