@@ -134,6 +134,7 @@ class ChildProcess:
             return
         if self.proc.poll() is None:
             self.kill(signal.SIGTERM)
+            self.kill(signal.SIGCONT)  # a paused (SIGSTOP) child acts on the SIGTERM only then
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

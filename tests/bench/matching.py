@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -413,4 +414,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # Stopped like Ctrl-C: the servers and services it started are stopped too, not left.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(asyncio.run(main()))

@@ -163,7 +163,10 @@ def faults(
         )
         if fault == "kill":
             name = rng.choice(SERVICES)
-            stack.services[name].child.kill(signal.SIGKILL)
+            service = stack.services.get(name)
+            if service is None:
+                return  # the soak was interrupted: the stack is stopping
+            service.child.kill(signal.SIGKILL)
             tally.kills += 1
             print(f"soak: SIGKILL {name} at {tally.events} events", flush=True)
         elif fault == "pause":
@@ -390,7 +393,9 @@ def run(plan: Plan, home: Path | None = None, seed: int = 7) -> dict[str, Any]:
         chaos = threading.Thread(target=faults, args=(stack, plan, tally, rng, done), daemon=True)
         chaos.start()
         drivers = [
-            threading.Thread(target=drive, args=(m, plan, tally, random.Random(seed + n)))
+            threading.Thread(
+                target=drive, args=(m, plan, tally, random.Random(seed + n)), daemon=True
+            )
             for n, m in enumerate(members)
         ]
         for driver in drivers:
@@ -434,4 +439,6 @@ def report(result: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
+    # Stopped like Ctrl-C: the servers and services it started are stopped too, not left.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(report(run(LONG)))
