@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from concilia.embedded.processes import free_port
-from concilia.embedded.servers import TANSU_FETCH_MAX_WAIT_MS, start_kafka
+from concilia.embedded.servers import start_kafka
 from tests.bench.matching import cpu_seconds
+from tests.bench.probes import one_partition
 
 SIZES = [int(n) for n in os.environ.get("BENCH_BATCHES", "1000,5000,10000,20000").split(",")]
 ROUNDS = 20
@@ -56,24 +56,8 @@ async def main() -> None:
     bootstrap = f"127.0.0.1:{port}"
     results = []
     try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        await admin.create_topics([NewTopic(TOPIC, 1, 1)])
-        await admin.close()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0
-        )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS,
-        )
-        await producer.start()
-        await consumer.start()
-        partition = TopicPartition(TOPIC, 0)
-        consumer.assign([partition])
-        stored = 0
-        try:
+        async with one_partition(bootstrap, TOPIC) as (producer, consumer, partition):
+            stored = 0
             for size in SIZES:
                 last = None
                 while stored < size:
@@ -96,9 +80,6 @@ async def main() -> None:
                     f"{row['broker_cpu_ms_per_round']} ms a round",
                     flush=True,
                 )
-        finally:
-            await consumer.stop()
-            await producer.stop()
     finally:
         kafka.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -45,12 +45,25 @@ def window_medians(timed: Timed, start: int, count: int) -> list[float | None]:
     return [statistics.median(found[n]) if n in found else None for n in range(count)]
 
 
-async def _repeat(probe: Callable[[], Awaitable[None]], into: Timed) -> None:
-    while True:
-        started = time.perf_counter()
-        await probe()
-        into.append((int(time.time() * 1000), (time.perf_counter() - started) * 1000))
-        await asyncio.sleep(EVERY_SECONDS)  # the probes' period, not synchronisation
+@contextlib.asynccontextmanager
+async def repeating(probe: Callable[[], Awaitable[None]]) -> AsyncIterator[Timed]:
+    """While the block runs: `probe` every EVERY_SECONDS, each run timed."""
+    timed: Timed = []
+
+    async def repeat() -> None:
+        while True:
+            started = time.perf_counter()
+            await probe()
+            timed.append((int(time.time() * 1000), (time.perf_counter() - started) * 1000))
+            await asyncio.sleep(EVERY_SECONDS)  # the probes' period, not synchronisation
+
+    task = asyncio.create_task(repeat())
+    try:
+        yield timed
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.asynccontextmanager
@@ -65,27 +78,26 @@ async def database_probe(url: str) -> AsyncIterator[Timed]:
             await probes.update_one({"_id": "counter"}, {"$inc": {"n": 1}}, session=session)
             await probes.insert_one({"at": time.time()}, session=session)
 
-    timed: Timed = []
-    task = asyncio.create_task(_repeat(transaction, timed))
     try:
-        yield timed
+        async with repeating(transaction) as timed:
+            yield timed
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await client.close()
 
 
 @contextlib.asynccontextmanager
-async def broker_probe(bootstrap: str) -> AsyncIterator[Timed]:
-    """While the block runs: one record produced to a fresh topic and fetched back, timed."""
+async def one_partition(
+    bootstrap: str, topic: str
+) -> AsyncIterator[tuple[AIOKafkaProducer, AIOKafkaConsumer, TopicPartition]]:
+    """A new one-partition `topic`, a producer without linger and a consumer assigned to it
+    with the stack's fetch wait."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(TOPIC, 1, 1)])
+        await admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=0)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -93,24 +105,27 @@ async def broker_probe(bootstrap: str) -> AsyncIterator[Timed]:
     )
     await producer.start()
     await consumer.start()
-    partition = TopicPartition(TOPIC, 0)
+    partition = TopicPartition(topic, 0)
     consumer.assign([partition])
-    consumer.seek(partition, 0)
-
-    async def round_trip() -> None:
-        await producer.send_and_wait(TOPIC, b"probe")
-        await consumer.getone(partition)
-
-    timed: Timed = []
-    task = asyncio.create_task(_repeat(round_trip, timed))
     try:
-        yield timed
+        yield producer, consumer, partition
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await consumer.stop()
         await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def broker_probe(bootstrap: str) -> AsyncIterator[Timed]:
+    """While the block runs: one record produced to a fresh topic and fetched back, timed."""
+    async with one_partition(bootstrap, TOPIC) as (producer, consumer, partition):
+        consumer.seek(partition, 0)
+
+        async def round_trip() -> None:
+            await producer.send_and_wait(TOPIC, b"probe")
+            await consumer.getone(partition)
+
+        async with repeating(round_trip) as timed:
+            yield timed
 
 
 def window_rows(

@@ -1,5 +1,7 @@
 """The demands API against the real embedded MongoDB and Kafka: auth, isolation, validation,
-idempotency, pagination, PATCH/DELETE, pseudonymised events, match status, the outbox."""
+idempotency, pagination, PATCH/DELETE, pseudonymised events, match status. What it shares
+with the offers service (outbox, start without Kafka, readiness) is in
+test_record_services.py."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -12,8 +14,6 @@ import pytest
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.embedded.processes import free_port
-from concilia.platform.mongo import connect
-from concilia.platform.outbox import OutboxRelay
 from services.demands.app import create_app
 from services.demands.settings import Settings
 from tests.conftest import bearer
@@ -359,40 +359,3 @@ class TestMatchStatus:
 
         found = await eventually(dead_lettered, timeout=60, what="the DLQ message")
         assert found[0].headers[topics.DLQ_REASON_HEADER] == "unknown_event_type"
-
-
-class TestOutbox:
-    async def test_a_demand_accepted_while_kafka_is_down_is_published_later(
-        self, kafka: str, mongodb: str, jwt_secret: str, database_name: str
-    ) -> None:
-        """201 with the relay on a dead broker; a relay on the real broker publishes it later."""
-        settings = settings_for(kafka, mongodb, jwt_secret, database_name)
-        dead = f"127.0.0.1:{free_port()}"
-        app = create_app(settings, relay=lambda db: OutboxRelay(db, dead, "demands"))
-        async with (
-            serving(app, settings.port) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as http,
-        ):
-            response = await http.post("/v1/demands", json=a_demand(), headers=requester("dead"))
-            assert response.status_code == 201
-        demand_id = response.json()["id"]
-        assert await demand_events(kafka, demand_id) == []
-        client = connect(mongodb)
-        relay = OutboxRelay(client[database_name], kafka, "demands", poll_seconds=0.2)
-        await relay.start()
-        try:
-            published = await eventually(
-                lambda: demand_events(kafka, demand_id), timeout=60, what="the late event"
-            )
-            assert published[0]["type"] == "demand.submitted"
-        finally:
-            await relay.stop()
-            await client.close()
-
-
-class TestOperations:
-    async def test_readiness_checks_mongodb_and_kafka(self, api: Api) -> None:
-        """/readyz answers 200 with the database, broker and outbox relay checks ok."""
-        response = await api.http.get("/readyz")
-        assert response.status_code == 200
-        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok", "outbox": "ok"}

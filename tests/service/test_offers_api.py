@@ -1,12 +1,12 @@
 """The offers API against the real embedded MongoDB and Kafka: auth, isolation, validation,
-idempotency, pagination, PATCH/DELETE, privacy of events, and the outbox."""
+idempotency, pagination, PATCH/DELETE, privacy of events, expiry. What the demands service
+shares with it (outbox, start without Kafka, readiness) is in test_record_services.py."""
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +15,6 @@ import pytest
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
 from concilia.embedded.processes import free_port
-from concilia.embedded.servers import start_kafka
-from concilia.platform.kafka import ensure_topics
-from concilia.platform.mongo import connect
-from concilia.platform.outbox import OutboxRelay
 from services.offers.app import create_app
 from services.offers.expiry import expire_offers
 from services.offers.settings import Settings
@@ -465,80 +461,3 @@ class TestCapacity:
         ]
         types = [e["type"] for e in await offer_events(kafka, offer["id"])]
         assert types == ["offer.published", "offer.updated", "offer.updated"]
-
-
-class TestOutbox:
-    async def test_an_offer_accepted_while_kafka_is_down_is_published_later(
-        self, kafka: str, mongodb: str, jwt_secret: str, database_name: str
-    ) -> None:
-        """201 with the relay on a dead broker; a relay on the real broker publishes it later."""
-        settings = settings_for(kafka, mongodb, jwt_secret, database_name)
-        dead = f"127.0.0.1:{free_port()}"
-        app = create_app(settings, relay=lambda db: OutboxRelay(db, dead, "offers"))
-        async with (
-            serving(app, settings.port) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as http,
-        ):
-            response = await http.post("/v1/offers", json=an_offer(), headers=provider("dead"))
-            assert response.status_code == 201
-        offer_id = response.json()["id"]
-        assert await offer_events(kafka, offer_id) == []
-        client = connect(mongodb)
-        relay = OutboxRelay(client[database_name], kafka, "offers", poll_seconds=0.2)
-        await relay.start()
-        try:
-            published = await eventually(
-                lambda: offer_events(kafka, offer_id), timeout=60, what="the late event"
-            )
-            assert published[0]["type"] == "offer.published"
-        finally:
-            await relay.stop()
-            await client.close()
-
-    async def test_the_service_starts_without_kafka_and_catches_up_when_it_comes(
-        self, mongodb: str, jwt_secret: str, database_name: str, stack_home: Path
-    ) -> None:
-        """Kafka down at start-up: the API takes writes (not ready), then publishes them."""
-        port = free_port()
-        bootstrap = f"127.0.0.1:{port}"
-        settings = settings_for(bootstrap, mongodb, jwt_secret, database_name)
-        async with (
-            serving(create_app(settings), settings.port) as url,
-            httpx.AsyncClient(base_url=url, timeout=30) as http,
-        ):
-            response = await http.post("/v1/offers", json=an_offer(), headers=provider("early"))
-            assert response.status_code == 201
-            assert (await http.get("/readyz")).status_code == 503
-            broker = start_kafka(port, stack_home / "logs" / f"late-kafka-{port}")
-            try:
-                await ensure_topics(bootstrap)
-                offer_id = response.json()["id"]
-                published = await eventually(
-                    lambda: offer_events(bootstrap, offer_id), timeout=60, what="the late event"
-                )
-                assert [e["type"] for e in published] == ["offer.published"]
-
-                async def ready() -> bool:
-                    return (await http.get("/readyz")).status_code == 200
-
-                await eventually(ready, timeout=60, what="readiness once Kafka is up")
-            finally:
-                broker.stop()
-
-
-class TestOperations:
-    async def test_bookkeeping_collections_expire_on_their_own(
-        self, api: Api, mongo_client: Any
-    ) -> None:
-        """Idempotency keys (a day) and published outbox rows (a week) have TTL indexes."""
-        db = mongo_client[api.settings.database]
-        keys = await db["idempotency_keys"].index_information()
-        outbox = await db["outbox"].index_information()
-        assert keys["created_ttl"]["expireAfterSeconds"] == 24 * 3600
-        assert outbox["published_ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
-
-    async def test_readiness_checks_mongodb_and_kafka(self, api: Api) -> None:
-        """/readyz answers 200 with the database, broker and outbox relay checks ok."""
-        response = await api.http.get("/readyz")
-        assert response.status_code == 200
-        assert response.json()["checks"] == {"mongodb": "ok", "kafka": "ok", "outbox": "ok"}
