@@ -13,14 +13,13 @@ import pytest
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
-from concilia.embedded.processes import free_port
 from services.demands.app import create_app
 from services.demands.settings import Settings
 from tests.conftest import bearer
 from tests.support.factories import a_demand
 from tests.support.kafka import events_of, produce, read_all
 from tests.support.places import VIA_BORSIERI
-from tests.support.services import serving
+from tests.support.services import in_process_settings, serving
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -32,20 +31,11 @@ class Api:
     kafka: str
 
 
-def settings_for(kafka: str, mongodb: str, jwt_secret: str, database: str) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=kafka,
-        mongodb_url=mongodb,
-        mongodb_database=database,
-        auth_jwt_secret=jwt_secret,
-        http_port=free_port(),
-        outbox_poll_seconds=0.2,
-    )
-
-
 @pytest.fixture(scope="module")
 async def api(kafka: str, mongodb: str, jwt_secret: str) -> AsyncIterator[Api]:
-    settings = settings_for(kafka, mongodb, jwt_secret, f"t_demands_{uuid.uuid4().hex[:8]}")
+    settings = in_process_settings(
+        Settings, kafka, mongodb, jwt_secret, f"t_demands_{uuid.uuid4().hex[:8]}"
+    )
     async with (
         serving(create_app(settings), settings.port) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as http,

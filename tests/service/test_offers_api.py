@@ -14,14 +14,13 @@ import pytest
 
 from concilia.contract import topics
 from concilia.contract.envelope import CloudEvent
-from concilia.embedded.processes import free_port
 from services.offers.app import create_app
 from services.offers.expiry import expire_offers
 from services.offers.settings import Settings
 from tests.conftest import bearer
 from tests.support.factories import an_offer
 from tests.support.kafka import events_of, produce, read_all, wait_for_events
-from tests.support.services import serving
+from tests.support.services import in_process_settings, serving
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -34,20 +33,11 @@ class Api:
     store: Any
 
 
-def settings_for(kafka: str, mongodb: str, jwt_secret: str, database: str) -> Settings:
-    return Settings(
-        kafka_bootstrap_servers=kafka,
-        mongodb_url=mongodb,
-        mongodb_database=database,
-        auth_jwt_secret=jwt_secret,
-        http_port=free_port(),
-        outbox_poll_seconds=0.2,
-    )
-
-
 @pytest.fixture(scope="module")
 async def api(kafka: str, mongodb: str, jwt_secret: str) -> AsyncIterator[Api]:
-    settings = settings_for(kafka, mongodb, jwt_secret, f"t_offers_{uuid.uuid4().hex[:8]}")
+    settings = in_process_settings(
+        Settings, kafka, mongodb, jwt_secret, f"t_offers_{uuid.uuid4().hex[:8]}"
+    )
     app = create_app(settings)
     async with (
         serving(app, settings.port) as url,
@@ -370,9 +360,14 @@ class TestChanges:
         self, kafka: str, mongodb: str, jwt_secret: str, org: str
     ) -> None:
         """With a short sweep interval, an offer that ends yesterday turns expired unasked."""
-        settings = settings_for(
-            kafka, mongodb, jwt_secret, f"t_expiry_{uuid.uuid4().hex[:8]}"
-        ).model_copy(update={"offer_expiry_interval_seconds": 0.2})
+        settings = in_process_settings(
+            Settings,
+            kafka,
+            mongodb,
+            jwt_secret,
+            f"t_expiry_{uuid.uuid4().hex[:8]}",
+            offer_expiry_interval_seconds=0.2,
+        )
         app = create_app(settings)
         yesterday = date.today() - timedelta(days=1)
         async with (

@@ -26,7 +26,7 @@ from services.offers.settings import Settings as OffersSettings
 from tests.conftest import bearer
 from tests.support.factories import a_demand, an_offer
 from tests.support.kafka import events_of
-from tests.support.services import serving
+from tests.support.services import in_process_settings, serving
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.service
@@ -49,14 +49,7 @@ class RecordService:
         return f"/v1/{self.name}"
 
     def settings_for(self, kafka: str, mongodb: str, secret: str, database: str) -> Any:
-        return self.settings(
-            kafka_bootstrap_servers=kafka,
-            mongodb_url=mongodb,
-            mongodb_database=database,
-            auth_jwt_secret=secret,
-            http_port=free_port(),
-            outbox_poll_seconds=0.2,
-        )
+        return in_process_settings(self.settings, kafka, mongodb, secret, database)
 
     async def events(self, kafka: str, record_id: str) -> list[dict[str, Any]]:
         return [e for e in await events_of(kafka, self.topic) if e["subject"] == record_id]

@@ -14,14 +14,13 @@ import httpx
 import jwt
 import pytest
 
-from concilia.embedded.processes import free_port
 from services.demands.app import create_app as create_demands
 from services.demands.settings import Settings as DemandsSettings
 from services.offers.app import create_app as create_offers
 from services.offers.settings import Settings as OffersSettings
 from tests.conftest import JWT_SECRET, bearer
 from tests.support.factories import a_demand, an_offer
-from tests.support.services import serving
+from tests.support.services import SettingsT, in_process_settings, serving
 
 pytestmark = pytest.mark.service
 
@@ -63,15 +62,8 @@ CREDENTIALS: dict[str, Callable[[Api], dict[str, str]]] = {
 }
 
 
-def _settings(kind: type[Any], kafka: str, mongodb: str) -> Any:
-    return kind(
-        kafka_bootstrap_servers=kafka,
-        mongodb_url=mongodb,
-        mongodb_database=f"t_authz_{uuid.uuid4().hex[:8]}",
-        auth_jwt_secret=JWT_SECRET,
-        http_port=free_port(),
-        outbox_poll_seconds=0.2,
-    )
+def _settings(kind: type[SettingsT], kafka: str, mongodb: str) -> SettingsT:
+    return in_process_settings(kind, kafka, mongodb, JWT_SECRET, f"t_authz_{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="module", params=["offers", "demands"])

@@ -14,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from concilia.embedded.processes import free_port
 from concilia.platform.problems import ProblemDetails
 from services.demands.app import create_app as create_demands
 from services.demands.settings import Settings as DemandsSettings
@@ -22,7 +21,7 @@ from services.offers.app import create_app as create_offers
 from services.offers.settings import Settings as OffersSettings
 from tests.conftest import bearer
 from tests.support.factories import a_demand, an_offer
-from tests.support.services import serving
+from tests.support.services import SettingsT, in_process_settings, serving
 
 pytestmark = pytest.mark.service
 
@@ -38,15 +37,9 @@ class Api:
         return an_offer() if self.name == "offers" else a_demand()
 
 
-def _settings(kind: type[Any], kafka: str, mongodb: str, secret: str) -> Any:
-    return kind(
-        kafka_bootstrap_servers=kafka,
-        mongodb_url=mongodb,
-        mongodb_database=f"t_sec_{uuid.uuid4().hex[:8]}",
-        auth_jwt_secret=secret,
-        http_port=free_port(),
-        outbox_poll_seconds=0.2,
-        **({"max_body_bytes": 65536} if "max_body_bytes" in kind.model_fields else {}),
+def _settings(kind: type[SettingsT], kafka: str, mongodb: str, secret: str) -> SettingsT:
+    return in_process_settings(
+        kind, kafka, mongodb, secret, f"t_sec_{uuid.uuid4().hex[:8]}", max_body_bytes=65536
     )
 
 

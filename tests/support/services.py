@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -13,7 +14,26 @@ from fastapi import FastAPI
 
 from concilia.embedded.processes import ChildProcess, free_port
 from concilia.embedded.servers import tansu_consumer_environment
+from concilia.platform.settings import ServiceSettings
 from tests.support.waiting import eventually
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def in_process_settings(
+    kind: type[SettingsT], kafka: str, mongodb: str, secret: str, database: str, **more: Any
+) -> SettingsT:
+    """Settings of a service a test runs in-process: its own database and a free port, the
+    outbox relay polling every 0.2 s; `more` sets other fields."""
+    return kind(
+        kafka_bootstrap_servers=kafka,
+        mongodb_url=mongodb,
+        mongodb_database=database,
+        auth_jwt_secret=secret,
+        http_port=free_port(),
+        outbox_poll_seconds=0.2,
+        **more,
+    )
 
 
 @contextlib.asynccontextmanager
