@@ -37,6 +37,7 @@ class RecordService:
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
+        self.secret = settings.require_secret()  # fails fast, before anything is built
         self.client = connect(settings.mongodb_url)
         self.db = self.client[settings.database]
         self.relay = (relay or self._default_relay)(self.db)
@@ -96,7 +97,7 @@ class RecordService:
                 ("outbox", self.relay.check),
             ],
             max_body_bytes=self.settings.max_body_bytes,
-            bearer_secret=self.settings.require_secret(),
+            bearer_secret=self.secret,
             write_rate_per_minute=self.settings.write_rate_per_minute,
         )
         install_record_handlers(app)

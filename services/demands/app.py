@@ -23,8 +23,8 @@ def create_app(
 ) -> FastAPI:
     """The demands API; `relay` and `broker` replace the defaults (tests point them elsewhere).
     Demands have no end date in v1, so nothing expires them automatically."""
-    secret = settings.require_secret()
     parts = RecordService(settings, COLLECTION, ("requester_ref",), relay=relay, broker=broker)
+    secret = parts.secret
     store = DemandStore(parts.records)
     parts.follow_match_states(GROUP_ID, match_handler(store))
     app = parts.app(

@@ -28,9 +28,9 @@ def create_app(
 ) -> FastAPI:
     """The offers API; `relay`, `broker` and `demands_http` (the client the demands API is
     asked through) replace the defaults (tests point them elsewhere)."""
-    secret = settings.require_secret()
-    http = demands_http or httpx.AsyncClient(timeout=5)
     parts = RecordService(settings, COLLECTION, ("provider_ref",), relay=relay, broker=broker)
+    secret = parts.secret
+    http = demands_http or httpx.AsyncClient(timeout=5)
     store = OfferStore(parts.records)
     parts.follow_match_states(GROUP_ID, match_handler(store))
     app = parts.app(
