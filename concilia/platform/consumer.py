@@ -35,6 +35,7 @@ class Record(Protocol):
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+    timestamp: int  # ms since the epoch: when it was produced (or appended), as Kafka says
 
 
 Handler = Callable[[CloudEvent | None, Record], Awaitable[str | None]]

@@ -185,6 +185,21 @@ def service_health() -> list[dict[str, Any]]:
             ],
         ),
         panel(
+            "Matcher: how far behind its input (event age, p50 and p99)",
+            [
+                (
+                    f"histogram_quantile({q}, sum by (le, stage) "
+                    "(rate(concilia_matcher_event_age_seconds_bucket[5m])))",
+                    f"p{round(q * 100)} {{{{stage}}}}",
+                )
+                for q in (0.5, 0.99)
+            ],
+            unit="s",
+            description="An offer, demand or answer event's age, from its Kafka timestamp, "
+            "when the matcher took it and when its decisions were committed. The relay sends "
+            "them next (outbox panel).",
+        ),
+        panel(
             "Events consumed by outcome",
             [
                 (

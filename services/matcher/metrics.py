@@ -4,7 +4,7 @@ on import, so `increase()` sees the first event of a series too."""
 
 from collections.abc import Iterable
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from concilia.contract.matches import MatchState, NotFoundReason
 from concilia.contract.taxonomy import AREA_OF, ServiceType, area_of
@@ -28,6 +28,17 @@ MATCH_OUTCOMES = Counter(
     "Matches accepted or ended (declined, expired, cancelled), DESIGN §8",
     ["area", "service_type", "state"],
 )
+# How far behind its input the matcher works (issue 8's event → decision, its own part):
+# an event's age, from its record's timestamp, when the matcher takes it and when the
+# transaction holding its decisions commits. The relay's send comes after (outbox gauges).
+EVENT_AGE = Histogram(
+    "concilia_matcher_event_age_seconds",
+    "Age of an offer, demand or answer event (from its Kafka timestamp) when the matcher "
+    "took it (stage=taken) and when the transaction holding its decisions committed "
+    "(stage=committed)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
 EXPIRY_SWEEPS = Counter(
     "concilia_match_expiry_sweeps_total", "Expiry sweeps of the matcher, by outcome", ["outcome"]
 )
@@ -48,9 +59,19 @@ def _create_series() -> None:
         TIME_TO_ACCEPTANCE.labels(area)
     for outcome in ("decided", "idle", "failed"):
         EXPIRY_SWEEPS.labels(outcome)
+    for stage in ("taken", "committed"):
+        EVENT_AGE.labels(stage)
 
 
 _create_series()
+
+
+def observe_ages(stage: str, published: Iterable[float], now: float) -> None:
+    """Observe the age at `now` of events published at these times (s since the epoch); a
+    producer's clock ahead of ours counts as age 0."""
+    histogram = EVENT_AGE.labels(stage)
+    for at in published:
+        histogram.observe(max(0.0, now - at))
 
 
 def observe(service_type: str, decisions: Iterable[Decision]) -> None:

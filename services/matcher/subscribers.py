@@ -43,7 +43,7 @@ from services.matcher.domain.decisions import Outcome
 from services.matcher.domain.events import MarketEvent, UnknownEventType, parse
 from services.matcher.domain.market import Market
 from services.matcher.messages import match_message
-from services.matcher.metrics import observe
+from services.matcher.metrics import observe, observe_ages
 
 log = logging.getLogger("concilia.matcher")
 
@@ -166,6 +166,7 @@ class Incoming:
     topic: str
     partition: int
     offset: int
+    published: float | None = None  # its record's timestamp, s since the epoch
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,15 @@ class MatchingHandler:
             market_event = parse(event.type, event.data)
         except UnknownEventType as exc:
             raise PoisonMessage("unknown_type", event.type) from exc
+        published = record.timestamp / 1000 if record.timestamp >= 0 else None  # -1: none
         return Incoming(
-            event.id, event.time, market_event, record.topic, record.partition, record.offset
+            event.id,
+            event.time,
+            market_event,
+            record.topic,
+            record.partition,
+            record.offset,
+            published,
         )
 
     async def __call__(
@@ -239,7 +247,8 @@ class MatchingHandler:
                 for start in range(0, len(pending), CHUNK):
                     chunk = pending[start : start + CHUNK]
                     before = dict(reached)
-                    changes = await self._decide(chunk, reached, touched, outcomes)
+                    published: list[float] = []
+                    changes = await self._decide(chunk, reached, touched, outcomes, published)
                     moved = {
                         key: offset for key, offset in reached.items() if before.get(key) != offset
                     }
@@ -247,7 +256,7 @@ class MatchingHandler:
                     if committing is not None:
                         await committing
                     committing = asyncio.create_task(
-                        self._commit(work, list(changes.values()), moved)
+                        self._commit(work, list(changes.values()), moved, published)
                     )
                 if time.monotonic() > deadline or self.cache.handing_over:
                     break
@@ -275,9 +284,12 @@ class MatchingHandler:
         reached: dict[str, int],
         touched: dict[str, Market],
         outcomes: list[str],
+        published: list[float],
     ) -> dict[str, Change]:
-        """Apply a chunk's events to their markets, in order; what changed, by market."""
+        """Apply a chunk's events to their markets, in order; what changed, by market.
+        `published` gets the publication times of the events applied (for EVENT_AGE)."""
         changes: dict[str, Change] = {}
+        taken = time.time()
         for item in chunk:
             key = store.position_key(item.topic, item.partition)
             if item.offset <= reached.get(key, -1):  # redelivered: already committed
@@ -291,8 +303,11 @@ class MatchingHandler:
                 outcome
             )
             outcomes.append("processed")
+            if item.published is not None:
+                published.append(item.published)
             if len(outcomes) % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the chunk in flight go on meanwhile
+        observe_ages("taken", published, taken)
         return changes
 
     async def expire_due(self, now: datetime) -> int:
@@ -336,12 +351,18 @@ class MatchingHandler:
         return {key: p for key in keys if (p := self.cache.positions[key]) is not None}
 
     async def _commit(
-        self, work: Transaction | None, changes: list[Change], moved: dict[str, int] | None = None
+        self,
+        work: Transaction | None,
+        changes: list[Change],
+        moved: dict[str, int] | None = None,
+        published: Sequence[float] = (),
     ) -> None:
-        """Run a transaction `_persist` prepared (none if nothing changed)."""
+        """Run a transaction `_persist` prepared (none if nothing changed); `published`: the
+        publication times of the events it holds."""
         if work is None:
             return
         await in_transaction(self._client, work.run)
+        observe_ages("committed", published, time.time())
         self.cache.positions.update(moved or {})
         if work.row is not None:
             self._relay.committed(work.row)

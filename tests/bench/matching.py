@@ -7,7 +7,8 @@ embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/wor
    workload: events per second;
 3. latency: 1,000 events/s paced for 60 s into the running matcher; for every demand, the
    time from its publication to its first decision on welfare.matches.v1 (broker record
-   timestamps on one machine clock); p50 and p99;
+   timestamps on one machine clock); p50 and p99; and the matcher's own view of the same
+   phase from its /metrics (event age when taken and when committed, tests/bench/event_ages.py);
 4. write path (tests/bench/write_path.py): POST /v1/demands against raw inserts, both at
    concurrency 32;
 5. the pure market's per-event cost at 10k and 100k open records, and the resident memory
@@ -41,7 +42,7 @@ from concilia.platform.mongo import Document
 from concilia.platform.offsets import read_true_ends, true_ends
 from concilia.platform.outbox import OUTBOX, PENDING
 from services.matcher import store
-from tests.bench import ceilings, write_path
+from tests.bench import ceilings, event_ages, write_path
 from tests.bench.probes import Timed, broker_probe, database_probe, window_rows
 from tests.bench.workload import Message, interleaved, paced, produce
 from tests.support.services import matcher_process, wait_ready
@@ -147,7 +148,7 @@ async def events_handled(client: AsyncMongoClient[Document], database: str) -> i
 
 async def matcher_run(
     bootstrap: str, mongo: ChildProcess, mongodb: str, total: int, load: list[Message], logs: Path
-) -> tuple[float, dict[str, float], list[tuple[str, str]]]:
+) -> tuple[float, dict[str, Any], list[tuple[str, str]]]:
     """The matcher over the workload (events/s), then the paced latency phase (`load`);
     with the CPU the matcher and the database used per event of the workload, and the
     paced latency window by window (table rows)."""
@@ -193,6 +194,7 @@ async def matcher_run(
 
         watcher = FirstDecisions(bootstrap)
         await watcher.start()
+        ages_before = await event_ages.scrape(url)
         print(f"paced: {len(load):,} events at {PACED_RATE:,}/s", flush=True)
         try:
             async with contextlib.AsyncExitStack() as probing:
@@ -210,6 +212,7 @@ async def matcher_run(
                     break
                 await asyncio.sleep(1)  # polling the topic: the bench waits, not a sync
             cut = int(time.time() * 1000)
+            ages = event_ages.summary(ages_before, await event_ages.scrape(url))
         finally:
             await watcher.stop()
     finally:
@@ -226,6 +229,7 @@ async def matcher_run(
             "database_us": database_cpu,
             "undecided": sum(1 for d in published if d not in decided),
             "decisions": decisions,
+            "ages": ages,
         },
         series,
     )
@@ -358,6 +362,7 @@ async def main() -> None:
             )
         )
         rows += series
+        rows.append(("  the matcher's /metrics: event age", latency["ages"]))
         print(f"matcher {matcher:,.0f}/s; latency {latency}", flush=True)
         if MATCHER_ONLY:
             print_table(rows)
