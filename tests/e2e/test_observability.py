@@ -277,7 +277,7 @@ class TestPrometheus:
     async def test_prometheus_loads_the_rules_and_scrapes_the_four_services(
         self, stack: RunningStack, tmp_path: Path
     ) -> None:
-        """The Debian binary with the embedded config: 8 alert rules, 4 of 4 targets up."""
+        """The Debian binary with the embedded config: 9 alert rules, 4 of 4 targets up."""
         if prometheus_binary() is None:
             pytest.skip("could not run: prometheus is not installed (apt-get install prometheus)")
         monitoring = Monitoring(tmp_path, free_port(), every_seconds=1)
@@ -287,4 +287,4 @@ class TestPrometheus:
             status = monitoring.wait_for_targets(timeout=30)
         finally:
             monitoring.stop()
-        assert (status.rules, status.targets_up, status.targets) == (8, 4, 4)
+        assert (status.rules, status.targets_up, status.targets) == (9, 4, 4)

@@ -14,6 +14,7 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 ALERTS = (
     "ConciliaServiceDown",
     "ConciliaConsumerLagGrowing",
+    "ConciliaMatcherBehind",
     "ConciliaOutboxStuck",
     "ConciliaOutboxParked",
     "ConciliaDeadLetters",
@@ -37,8 +38,8 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 class TestAlertRules:
     def test_every_alert_the_operators_need_is_defined(self) -> None:
-        """Service down, lag, outbox age and parked rows, DLQ, e-mail failures, no matches,
-        expiries."""
+        """Service down, lag, a matcher behind its input, outbox age and parked rows, DLQ,
+        e-mail failures, no matches, expiries."""
         rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
         names = [r["alert"] for group in rules["groups"] for r in group["rules"]]
         assert sorted(names) == sorted(ALERTS)
