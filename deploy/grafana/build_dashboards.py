@@ -196,8 +196,8 @@ def service_health() -> list[dict[str, Any]]:
             ],
             unit="s",
             description="An offer, demand or answer event's age, from its Kafka timestamp, "
-            "when the matcher took it and when its decisions were committed. The relay sends "
-            "them next (outbox panel).",
+            "when the matcher began deciding it and when its decisions were committed. The "
+            "relay sends them next (outbox panel).",
         ),
         panel(
             "Events consumed by outcome",

@@ -29,13 +29,13 @@ MATCH_OUTCOMES = Counter(
     ["area", "service_type", "state"],
 )
 # How far behind its input the matcher works (issue 8's event → decision, its own part):
-# an event's age, from its record's timestamp, when the matcher takes it and when the
-# transaction holding its decisions commits. The relay's send comes after (outbox gauges).
+# an event's age, from its record's timestamp, when the matcher begins deciding it and when
+# the transaction holding its decisions commits. The relay's send comes after (outbox gauges).
 EVENT_AGE = Histogram(
     "concilia_matcher_event_age_seconds",
     "Age of an offer, demand or answer event (from its Kafka timestamp) when the matcher "
-    "took it (stage=taken) and when the transaction holding its decisions committed "
-    "(stage=committed)",
+    "began deciding it (stage=taken) and when the transaction holding its decisions "
+    "committed (stage=committed)",
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
