@@ -11,6 +11,7 @@ from concilia.contract.taxonomy import ServiceType
 
 LANGUAGES = ("it", "en")
 _CRLF = re.compile(r"[\r\n\x00]+")
+_ITALIAN_MARKS = str.maketrans(",.", ".,")  # thousands and decimal marks swapped
 
 DAY_NAMES: dict[str, dict[Day, str]] = {
     "it": {
@@ -80,9 +81,9 @@ def single_line(text: str) -> str:
 
 
 def number(value: float, lang: str, decimals: int = 1) -> str:
-    """`0,4` in Italian, `0.4` in English; whole numbers without decimals."""
-    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.{decimals}f}"
-    return text.replace(".", ",") if lang == "it" else text
+    """`1.250,5` in Italian, `1,250.5` in English; whole numbers without decimals."""
+    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{decimals}f}"
+    return text.translate(_ITALIAN_MARKS) if lang == "it" else text
 
 
 def euros(value: float, lang: str) -> str:
@@ -99,6 +100,25 @@ def price(value: float, unit: str, lang: str) -> str:
     return f"{euros(value, lang)} {per}"
 
 
+def price_and_credits(value: float, unit: str, eligible: bool, lang: str) -> str:
+    """A price and whether welfare credits pay it: `120 € al mese, pagabile con i crediti
+    welfare`, `€12.50 per session, not payable with welfare credits`; free is just `free`."""
+    if value == 0:
+        return price(value, unit, lang)
+    if lang == "it":
+        credits = "pagabile" if eligible else "non pagabile"
+        return f"{price(value, unit, lang)}, {credits} con i crediti welfare"
+    credits = "payable" if eligible else "not payable"
+    return f"{price(value, unit, lang)}, {credits} with welfare credits"
+
+
+def place(address: str | None, remote: bool, lang: str) -> str:
+    """Where a service is given: its address, or `a distanza (online)` / `online`."""
+    if remote or not address:
+        return "a distanza (online)" if lang == "it" else "online"
+    return single_line(address)
+
+
 def service_label(service_type: str, lang: str) -> str:
     """The human name of a service type, e.g. `Doposcuola`."""
     try:
@@ -106,6 +126,13 @@ def service_label(service_type: str, lang: str) -> str:
     except ValueError:
         return service_type
     return it if lang == "it" else en
+
+
+def service_in_text(service_type: str, lang: str) -> str:
+    """A service type's name inside a sentence: `richiesta di doposcuola`, `request for
+    after-school care`."""
+    label = service_label(service_type, lang)
+    return label[:1].lower() + label[1:]
 
 
 def languages(codes: Sequence[str], lang: str) -> str:

@@ -66,8 +66,8 @@ def answer_link_router(signer: LinkSigner, party: Party, show: Show, act: Act) -
             return claims
         view = await show(claims)
         if view.refusal is not None:
-            return refused(view)
-        return render(200, "answer_page.html.j2", view, token=token)
+            return refused(view, party)
+        return render(200, "answer_page.html.j2", view, party, token=token)
 
     @router.post("/r/{token}")
     async def answer(token: str, request: Request) -> HTMLResponse:
@@ -76,11 +76,11 @@ def answer_link_router(signer: LinkSigner, party: Party, show: Show, act: Act) -
             return claims
         given = await form_answer(request)
         if given is None:
-            return status_page(400, "bad_answer", None)
+            return status_page(400, "bad_answer", None, party)
         view = await act(claims, given)
         if view.refusal is not None:
-            return refused(view)
-        return render(200, "answer_done.html.j2", view, answer=given.value)
+            return refused(view, party)
+        return render(200, "answer_done.html.j2", view, party, answer=given.value)
 
     return router
 
@@ -94,19 +94,21 @@ async def form_answer(request: Request) -> Answer | None:
     return _FORM_ANSWERS.get(values[0]) if len(values) == 1 else None
 
 
-def refused(view: LinkView) -> HTMLResponse:
+def refused(view: LinkView, party: Party) -> HTMLResponse:
     if view.refusal is Refusal.CLOSED:
-        return status_page(410, "expired", view.lang)
-    return status_page(409, view.refusal.value if view.refusal else "ended", view.lang)
+        return status_page(410, "expired", view.lang, party)
+    return status_page(409, view.refusal.value if view.refusal else "ended", view.lang, party)
 
 
-def status_page(status: int, reason: str, lang: str | None) -> HTMLResponse:
+def status_page(status: int, reason: str, lang: str | None, party: Party) -> HTMLResponse:
     """A short page saying why the link does nothing; both languages when unknown."""
     view = LinkView(lang=lang or "")
-    return render(status, "answer_status.html.j2", view, reason=reason)
+    return render(status, "answer_status.html.j2", view, party, reason=reason)
 
 
-def render(status: int, template: str, view: LinkView, **extra: Any) -> HTMLResponse:
+def render(status: int, template: str, view: LinkView, party: Party, **extra: Any) -> HTMLResponse:
+    """A page in the reader's language and register: a requester is a person (Italian
+    "tu"), a provider an organisation (Italian "voi"), as in their e-mails."""
     html = (
         environment()
         .get_template(template)
@@ -114,6 +116,7 @@ def render(status: int, template: str, view: LinkView, **extra: Any) -> HTMLResp
             view=view,
             langs=[view.lang] if view.lang in ("it", "en") else ["it", "en"],
             until=when(view.expires_at, view.lang) if view.expires_at else None,
+            provider=party is Party.PROVIDER,
             **extra,
         )
     )
@@ -135,9 +138,9 @@ def _claims(signer: LinkSigner, token: str, party: Party) -> LinkClaims | HTMLRe
     try:
         return signer.read(token, party)
     except ExpiredLink:
-        return status_page(410, "expired", None)
+        return status_page(410, "expired", None, party)
     except TamperedLink:
-        return status_page(400, "tampered", None)
+        return status_page(400, "tampered", None, party)
 
 
 # Words for the pages: the same as the e-mails' (concilia.wording), so a page never
@@ -162,13 +165,13 @@ def languages_words(codes: Sequence[str], lang: str) -> str:
 
 
 def price_words(price: float, unit: str, welfare_eligible: bool, lang: str) -> str:
-    """`120 € al mese, pagabile con i crediti welfare` / `€120 per month, payable with
+    """`120 € al mese, pagabile con i crediti welfare` / `€120 per month, not payable with
     welfare credits`."""
-    return wording.price(price, unit, lang) + (
-        (", pagabile con i crediti welfare" if lang == "it" else ", payable with welfare credits")
-        if welfare_eligible
-        else ""
-    )
+    return wording.price_and_credits(price, unit, welfare_eligible, lang)
+
+
+def place_words(address: str | None, remote: bool, lang: str) -> str:
+    return wording.place(address, remote, lang)
 
 
 def when(moment: datetime, lang: str) -> str:

@@ -13,6 +13,7 @@ from concilia.platform.link_pages import (
     answer_link_router,
     hours_words,
     it_or_en,
+    place_words,
     price_words,
     service_words,
 )
@@ -62,7 +63,7 @@ def proposal_view(demand: Document, match: Document, lang: str) -> LinkView:
     rows = [("Servizio" if it else "Service", service_words(demand["service_type"], lang))]
     if offer:
         rows.insert(0, ("Offerta" if it else "Offer", offer["title"]))
-        where = "online" if offer["remote"] or not offer.get("address") else offer["address"]
+        where = place_words(offer.get("address"), offer["remote"], lang)
         rows.append(("Dove" if it else "Where", where))
         rows.append(("Orari" if it else "Hours", hours_words(offer["availability"], lang)))
         price = price_words(

@@ -17,6 +17,7 @@ from concilia.platform.link_pages import (
     service_words,
 )
 from concilia.platform.records import NotFound
+from concilia.wording import count
 from services.offers import domain_matches
 from services.offers.store import OfferStore
 
@@ -62,12 +63,12 @@ def proposal_view(offer: Document, entry: Document, lang: str) -> LinkView:
         )
     age = demand.get("beneficiary_age")
     if age is not None:
-        years = ("anno" if age == 1 else "anni") if it else ("year" if age == 1 else "years")
-        rows.append(("Età" if it else "Age", f"{age} {years}"))
+        years = count(age, "anno", "anni") if it else count(age, "year old", "years old")
+        rows.append(("Età del beneficiario" if it else "Beneficiary's age", years))
     if demand.get("languages"):
         rows.append(("Lingue" if it else "Languages", languages_words(demand["languages"], lang)))
     heading = (
-        f"Una richiesta per la tua offerta «{offer['title']}»"
+        f"Una richiesta per la vostra offerta «{offer['title']}»"
         if it
         else f"A request for your offer “{offer['title']}”"
     )

@@ -214,7 +214,7 @@ class TestLifecycle:
 
         await eventually(all_mails, timeout=60, what="the provider's two mails, one proposal")
         (cancelled,) = with_subject(mails_to(mail_dir, parties.provider_email), "Abbinamento")
-        assert "I 2 posti trattenuti sono di nuovo disponibili" in " ".join(
+        assert "I 2 posti riservati sono di nuovo disponibili" in " ".join(
             text_of(cancelled).split()
         )
         assert with_subject(mails_to(mail_dir, parties.requester_email), "Match") == []
@@ -238,7 +238,8 @@ class TestLifecycle:
             what="the marker's and the party's waiting mails",
         )
         (waiting,) = mails_to(mail_dir, parties.requester_email)
-        assert waiting["Subject"] == "Request waiting: After-school care"
+        assert waiting["Subject"] == "Your request is on hold: After-school care"
+        assert "your request for after-school care" in " ".join(text_of(waiting).split())
         assert "too far" in text_of(waiting)
 
 

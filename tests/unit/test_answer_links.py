@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from concilia.contract.matches import Answer
+from concilia.contract.matches import Answer, Party
 from concilia.platform.answers import AnswerRefused, Refusal, is_new_answer
 from concilia.platform.link_pages import LinkView, hours_words, price_words, render, when
 
@@ -63,7 +63,9 @@ class TestWords:
         assert price_words(120, "month", True, "it") == (
             "120 € al mese, pagabile con i crediti welfare"
         )
-        assert price_words(12.5, "session", False, "en") == "€12.50 per session"
+        assert price_words(12.5, "session", False, "en") == (
+            "€12.50 per session, not payable with welfare credits"
+        )
         assert price_words(0, "month", False, "it") == "gratuito"
 
     def test_deadlines_are_in_rome_time(self) -> None:
@@ -76,7 +78,7 @@ class TestPages:
     def test_user_text_is_escaped_and_there_is_no_script(self) -> None:
         """A title with markup shows as text; the page carries no JavaScript."""
         view = LinkView(lang="en", heading="<b>Hi</b>", rows=[("Offer", "<script>x</script>")])
-        response = render(200, "answer_page.html.j2", view, token="t")
+        response = render(200, "answer_page.html.j2", view, Party.REQUESTER, token="t")
         html = bytes(response.body).decode()
         assert "&lt;script&gt;" in html
         assert "<script" not in html
@@ -86,7 +88,31 @@ class TestPages:
     def test_a_status_page_without_a_language_speaks_both(self) -> None:
         """A tampered link tells its reader in Italian and in English."""
         html = bytes(
-            render(400, "answer_status.html.j2", LinkView(lang=""), reason="tampered").body
+            render(
+                400, "answer_status.html.j2", LinkView(lang=""), Party.PROVIDER, reason="tampered"
+            ).body
         )
         assert "Questo link non è valido." in html.decode()
         assert "This link is not valid." in html.decode()
+
+    @pytest.mark.parametrize(
+        ("party", "page", "extra", "expected"),
+        [
+            (Party.REQUESTER, "answer_page.html.j2", {"token": "t"}, "Puoi rispondere una sola"),
+            (Party.PROVIDER, "answer_page.html.j2", {"token": "t"}, "Potete rispondere una sola"),
+            (Party.REQUESTER, "answer_done.html.j2", {"answer": "accept"}, "la tua risposta"),
+            (Party.PROVIDER, "answer_done.html.j2", {"answer": "accept"}, "la vostra risposta"),
+            (Party.REQUESTER, "answer_status.html.j2", {"reason": "answered"}, "Hai già risposto"),
+            (Party.PROVIDER, "answer_status.html.j2", {"reason": "answered"}, "Avete già risposto"),
+        ],
+    )
+    def test_each_party_is_addressed_as_in_its_e_mails(
+        self, party: Party, page: str, extra: dict[str, str], expected: str
+    ) -> None:
+        """A requester is a person ("tu"), a provider an organisation ("voi"), on every page."""
+        html = bytes(render(200, page, LinkView(lang="it"), party, **extra).body).decode()
+        assert expected in html
+        other = {"Puoi": "Potete", "tua": "vostra", "Hai": "Avete"}
+        for mine, theirs in other.items():
+            unwanted = theirs if party is Party.REQUESTER else mine
+            assert f"{unwanted} " not in html

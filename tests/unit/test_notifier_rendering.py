@@ -107,6 +107,19 @@ class TestWords:
         assert wording.price(12.5, "session", "en") == "€12.50 per session"
         assert wording.price(0, "month", "it") == "gratuito"
 
+    def test_large_amounts_carry_each_language_s_thousands_mark(self) -> None:
+        """Home nursing can cost more than a thousand euros: `1.250,50 €`, `€1,250.50`."""
+        assert wording.euros(1250.5, "it") == "1.250,50 €"
+        assert wording.euros(1250.5, "en") == "€1,250.50"
+        assert wording.number(1200, "it") == "1.200"
+        assert wording.number(0.4, "it") == "0,4"
+
+    def test_a_service_inside_a_sentence_starts_lower_case(self) -> None:
+        """`la tua richiesta di doposcuola`; the subject keeps the label as it is."""
+        assert wording.service_in_text("after_school", "it") == "doposcuola"
+        assert wording.service_in_text("after_school", "en") == "after-school care"
+        assert wording.service_label("after_school", "it") == "Doposcuola"
+
     def test_an_unknown_contact_language_falls_back_to_italian(self) -> None:
         """Only it and en have templates; anything else reads Italian."""
         assert wording.language_of("de") == "it"
@@ -268,7 +281,7 @@ class TestProposals:
             "lunedì, mercoledì 16:30–18:30",
             "a 0,4 km dalla vostra sede",
             "Età del beneficiario: 8 anni",
-            "Abbiamo trattenuto 2 posti",
+            "Abbiamo riservato 2 posti",
         ):
             assert expected in text
         assert "Organizzazione" not in text
@@ -282,7 +295,7 @@ class TestProposals:
         one = a_match(seats=1, demand=demand, reasons={**a_match().reasons})
         provider = mail(Template.PROVIDER_MATCH, "it", one).text
         assert "Posti: 1" in provider
-        assert "Abbiamo trattenuto 1 posto " in provider
+        assert "Abbiamo riservato 1 posto " in provider
         assert "Età del beneficiario: 1 anno\n" in provider
         assert "copre l'orario richiesto" in mail(Template.REQUESTER_MATCH, "it", one).text
 
@@ -291,7 +304,7 @@ class TestAfterTheProposal:
     def test_the_accepted_requester_mail_gives_the_provider_s_contact(self) -> None:
         """Both accepted: the provider's name and e-mail, then the offer again."""
         text = mail(Template.REQUESTER_ACCEPTED, "it").text
-        assert "Tu e Cooperativa Isola Ragazzi avete accettato entrambi" in " ".join(text.split())
+        assert "Tu e Cooperativa Isola Ragazzi avete entrambi accettato" in " ".join(text.split())
         assert "Fornitore: Cooperativa Isola Ragazzi" in text
         assert "E-mail: coop@example.org" in text
 
@@ -333,19 +346,20 @@ class TestAfterTheProposal:
         [Template.PROVIDER_DECLINED, Template.PROVIDER_EXPIRED, Template.PROVIDER_CANCELLED],
     )
     def test_the_provider_learns_its_seats_are_free_again(self, template: str) -> None:
-        """Plural and singular agree: `I 2 posti trattenuti sono`, `Il posto trattenuto è`."""
+        """Plural and singular agree: `I 2 posti riservati sono`, `Il posto riservato è`."""
         two = " ".join(mail(template, "it").text.split())
-        assert "I 2 posti trattenuti sono di nuovo disponibili" in two
+        assert "I 2 posti riservati sono di nuovo disponibili" in two
         one = EVENTS[template].model_copy(update={"seats": 1})
         single = " ".join(mail(template, "it", one).text.split())
-        assert "Il posto trattenuto è di nuovo disponibile" in single
-        assert "The 2 seats held are free again" in " ".join(mail(template, "en").text.split())
+        assert "Il posto riservato è di nuovo disponibile" in single
+        english = " ".join(mail(template, "en").text.split())
+        assert "The 2 seats we were holding are available again" in english
 
     def test_a_capacity_cut_tells_the_provider_what_happened(self) -> None:
         """cause capacity_reduced: the newest proposals go, confirmed matches stay."""
         cut = a_match(cause="capacity_reduced", next_step="rematch")
         text = " ".join(mail(Template.PROVIDER_CANCELLED, "it", cut).text.split())
-        assert "Avete ridotto i posti" in text
+        assert "Avete ridotto il numero di posti" in text
         assert "Gli abbinamenti già confermati restano validi" in text
 
     @pytest.mark.parametrize("reason", list(NotFoundReason))

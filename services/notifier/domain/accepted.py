@@ -21,11 +21,12 @@ def requester_accepted(request: MailRequest) -> MailView:
     title, provider = title_of(match), _revealed(request)
     name = w.single_line(provider.name)
     opening = (
-        f"Tu e {name} avete accettato entrambi la proposta {w.quoted(title, lang)}: "
+        f"Tu e {name} avete entrambi accettato la proposta {w.quoted(title, lang)}: "
         "l'abbinamento è confermato. Ecco i contatti del fornitore, per accordarvi sui dettagli."
         if it
         else f"You and {name} have both accepted {w.quoted(title, lang)}: the match is "
-        "confirmed. Here is the provider's contact, to agree on the details."
+        "confirmed. Here are the provider's contact details, so that you can make "
+        "arrangements directly."
     )
     contact = (
         Fact("Fornitore" if it else "Provider", (name,)),
@@ -59,7 +60,8 @@ def provider_accepted(request: MailRequest) -> MailView:
         "per accordarvi sui dettagli."
         if it
         else f"Both sides have accepted: the match for your offer {w.quoted(title, lang)} is "
-        "confirmed. Here is the requester's contact, to agree on the details."
+        "confirmed. Here are the requester's contact details, so that you can make "
+        "arrangements directly."
     )
     demand = match.demand
     hours = tuple(w.hours(demand.needed, lang)) if demand else ()

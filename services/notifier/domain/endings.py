@@ -36,15 +36,15 @@ def provider_ended(request: MailRequest) -> MailView:
         )
     elif match.seats == 1:
         seats = (
-            "Il posto trattenuto è di nuovo disponibile per altre richieste."
+            "Il posto riservato è di nuovo disponibile per altre richieste."
             if it
-            else "The seat held is free again for other requests."
+            else "The seat we were holding is available again for other requests."
         )
     else:
         seats = (
-            f"I {match.seats} posti trattenuti sono di nuovo disponibili per altre richieste."
+            f"I {match.seats} posti riservati sono di nuovo disponibili per altre richieste."
             if it
-            else f"The {match.seats} seats held are free again for other requests."
+            else f"The {match.seats} seats we were holding are available again for other requests."
         )
     return MailView(
         lang=lang,
@@ -96,9 +96,10 @@ def _requester_what(template: str, match: MatchEventData, title: str, lang: str)
             f"{title} is no longer available, so the match has been cancelled.",
         ),
         CancelCause.CAPACITY_REDUCED: (
-            f"Il fornitore ha ridotto i posti dell'offerta {title} e la proposta è stata "
-            "annullata.",
-            f"The provider has reduced the seats of {title} and the proposal has been cancelled.",
+            f"Il fornitore ha ridotto il numero di posti dell'offerta {title} e la proposta è "
+            "stata annullata.",
+            f"The provider has reduced the number of places for {title} and the proposal has "
+            "been cancelled.",
         ),
     }
     it_text, en_text = _by_cause(
@@ -179,10 +180,10 @@ def _provider_what(template: str, match: MatchEventData, title: str, lang: str) 
             "cancelled.",
         ),
         CancelCause.CAPACITY_REDUCED: (
-            f"Avete ridotto i posti dell'offerta {title}: per rientrare nella nuova capacità "
-            "abbiamo annullato questa proposta, una delle più recenti.",
-            f"You have reduced the seats of {title}: to fit the new capacity we have cancelled "
-            "this proposal, one of the most recent.",
+            f"Avete ridotto il numero di posti dell'offerta {title}: per rientrare nel nuovo "
+            "numero di posti abbiamo annullato questa proposta, una delle più recenti.",
+            f"You have reduced the number of places for {title}: to fit the new number we have "
+            "cancelled this proposal, one of the most recent.",
         ),
     }
     it_text, en_text = _by_cause(

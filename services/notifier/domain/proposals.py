@@ -46,7 +46,7 @@ def requester_proposal(request: MailRequest) -> MailView:
         if it
         else (
             "If you do not answer by then, the proposal expires and your request is closed.",
-            "The provider has been told about the request without your name or e-mail "
+            "The provider has been told about your request, but not your name or e-mail "
             "address: contact details are shared only once you have both accepted.",
         )
     )
@@ -76,7 +76,7 @@ def provider_proposal(request: MailRequest) -> MailView:
     when = w.deadline(answer_deadline(match), lang)
     seats = w.count(match.seats, "posto", "posti") if it else w.count(match.seats, "seat", "seats")
     held = (
-        f"Abbiamo trattenuto {seats} per questa richiesta fino alla vostra risposta."
+        f"Abbiamo riservato {seats} per questa richiesta in attesa della vostra risposta."
         if it
         else f"We are holding {seats} for this request until you answer."
     )
@@ -95,7 +95,8 @@ def provider_proposal(request: MailRequest) -> MailView:
         "avranno accettato."
         if it
         else "To protect privacy, this e-mail does not contain the name or e-mail address of "
-        "who made the request: contact details are shared once both sides have accepted."
+        "the person who made the request: contact details are shared once both sides have "
+        "accepted."
     )
     opening = (
         f"Una richiesta della rete Concilia Isola è stata abbinata alla vostra offerta "
@@ -139,7 +140,7 @@ def request_facts(match: MatchEventData, lang: str) -> tuple[Fact, ...]:
         facts.append(Fact("Distanza" if it else "Distance", (far,)))
     if demand.beneficiary_age is not None:
         age = demand.beneficiary_age
-        said = w.count(age, "anno", "anni") if it else w.count(age, "year", "years")
+        said = w.count(age, "anno", "anni") if it else w.count(age, "year old", "years old")
         facts.append(Fact("Età del beneficiario" if it else "Beneficiary's age", (said,)))
     if demand.languages:
         facts.append(Fact("Lingue" if it else "Languages", (w.languages(demand.languages, lang),)))
@@ -182,7 +183,7 @@ def requester_reasons(
         if it:
             said.append(f"adatto a chi ha {w.count(age, 'anno', 'anni')}")
         else:
-            said.append(f"suitable for age {age}")
+            said.append(f"suitable for someone aged {age}")
     return said
 
 

@@ -30,7 +30,7 @@ _SUBJECTS = {
     Template.PROVIDER_EXPIRED: ("Proposta scaduta", "Proposal expired"),
     Template.REQUESTER_CANCELLED: ("Abbinamento annullato", "Match cancelled"),
     Template.PROVIDER_CANCELLED: ("Abbinamento annullato", "Match cancelled"),
-    Template.REQUESTER_WAITING: ("Richiesta in attesa", "Request waiting"),
+    Template.REQUESTER_WAITING: ("Richiesta in attesa", "Your request is on hold"),
 }
 
 
@@ -117,14 +117,8 @@ def offer_facts(match: MatchEventData, lang: str, provider: str | None) -> tuple
     """The offer as the requester reads it: service, provider, where, hours, price."""
     offer = snapshots(match)[0]
     it = lang == "it"
-    if offer.remote or not offer.address:
-        where = "a distanza (online)" if it else "online"
-    else:
-        where = w.single_line(offer.address)
-    if offer.welfare_eligible:
-        welfare = "pagabile con i crediti welfare" if it else "payable with welfare credits"
-    else:
-        welfare = "non pagabile con i crediti welfare" if it else "not payable with welfare credits"
+    where = w.place(offer.address, offer.remote, lang)
+    price = w.price_and_credits(offer.price_eur, offer.price_unit, offer.welfare_eligible, lang)
     facts = [
         Fact("Servizio" if it else "Service", (f"{title_of(match)} ({service_of(match, lang)})",)),
     ]
@@ -135,7 +129,7 @@ def offer_facts(match: MatchEventData, lang: str, provider: str | None) -> tuple
         Fact("Orari" if it else "Hours", tuple(w.hours(offer.availability, lang))),
         Fact(
             "Prezzo" if it else "Price",
-            (f"{w.price(offer.price_eur, offer.price_unit, lang)}, {welfare}",),
+            (price,),
         ),
     ]
     return tuple(facts)

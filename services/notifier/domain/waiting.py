@@ -41,7 +41,7 @@ def requester_waiting(request: MailRequest) -> MailView:
     """requester_waiting: why nothing fits yet, and that a new e-mail comes when something does."""
     match, lang = request.match, request.lang
     it = lang == "it"
-    service = w.service_label(match.service_type, lang)
+    service = w.service_in_text(match.service_type, lang)
     reason = match.reason or _reason_in(match)
     why = _WAITING_WHY.get(reason) if reason else None
     opening = (
@@ -61,7 +61,7 @@ def requester_waiting(request: MailRequest) -> MailView:
     )
     return MailView(
         lang=lang,
-        subject=subject(request.template, service, lang),
+        subject=subject(request.template, w.service_label(match.service_type, lang), lang),
         greeting=greeting(request.recipient_name, lang),
         opening=(opening,),
         closing=(closing,),
