@@ -1,5 +1,5 @@
 """`concilia up | demo | token | stats | dlq`: the embedded stack on one machine, no Docker
-(DESIGN §2), and the network's gap table."""
+(README: two commands), and the network's gap table."""
 
 import argparse
 import json

@@ -1,4 +1,4 @@
-"""A party's answer to a proposal (DESIGN §8), published by the service that owns that
+"""A party's answer to a proposal (README: match lifecycle), published by the service that owns that
 party's side: `demand.match_accepted|declined` on welfare.demands.v1 (the requester),
 `offer.match_accepted|declined` on welfare.offers.v1 (the provider). Keyed by service_type
 like every other event of those topics, so the matcher sees them in order with withdrawals."""

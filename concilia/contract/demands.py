@@ -32,7 +32,7 @@ class DemandType:
     UPDATED = "demand.updated"
     WITHDRAWN = "demand.withdrawn"
     EXPIRED = "demand.expired"
-    # The requester's answer to a proposal (DESIGN §8), data MatchAnswerData:
+    # The requester's answer to a proposal (README: match lifecycle), data MatchAnswerData:
     MATCH_ACCEPTED = "demand.match_accepted"
     MATCH_DECLINED = "demand.match_declined"
 

@@ -1,6 +1,6 @@
 """Match events (welfare.matches.v1). Public: pseudonymous refs only, no personal data.
 
-The matcher is the only writer of this topic and owns the state of every match (DESIGN §8):
+The matcher is the only writer of this topic and owns the state of every match (README, lifecycle):
 `proposed` → `accepted` | `declined` | `expired` | `cancelled`."""
 
 from datetime import datetime
@@ -125,7 +125,7 @@ class MatchEventData(BaseModel):
     offer: OfferSnapshot | None = None
     demand: DemandSnapshot | None = None
     reason: NotFoundReason | None = None
-    # The lifecycle (DESIGN §8), additive:
+    # The match lifecycle (README), additive:
     state: MatchState | None = None
     proposed_at: datetime | None = None
     expires_at: datetime | None = None

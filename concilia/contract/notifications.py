@@ -13,7 +13,7 @@ class Template:
 
     REQUESTER_MATCH = "requester_match"  # match.proposed, with the requester's answer link
     PROVIDER_MATCH = "provider_match"  # match.proposed, with the provider's answer link
-    # The match lifecycle (DESIGN §8), additive:
+    # The match lifecycle (README), additive:
     REQUESTER_ACCEPTED = "requester_accepted"
     PROVIDER_ACCEPTED = "provider_accepted"
     REQUESTER_DECLINED = "requester_declined"

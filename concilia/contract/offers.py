@@ -45,7 +45,7 @@ class OfferType:
     UPDATED = "offer.updated"
     WITHDRAWN = "offer.withdrawn"
     EXPIRED = "offer.expired"
-    # The provider's answer to a proposal (DESIGN §8), data MatchAnswerData:
+    # The provider's answer to a proposal (README: match lifecycle), data MatchAnswerData:
     MATCH_ACCEPTED = "offer.match_accepted"
     MATCH_DECLINED = "offer.match_declined"
 

@@ -4,7 +4,7 @@ mongod aborts a transaction left idle past `transactionLifetimeLimitSeconds` (60
 background thread, so a process killed inside a transaction blocks the documents it wrote
 for a minute at most. SecantusDB reaps such transactions only when another transaction
 statement arrives: a plain write waiting on one of those documents (say, a restarted
-matcher claiming its market) waited for ever when nothing else ran a transaction. Measured
+matcher claiming its market) waited forever when nothing else ran a transaction. Measured
 here: blocked for over 5 minutes; through after 60 s with this reaper. So this process runs
 SecantusDB's own command line and, beside it, a thread that runs an empty read-only
 transaction every few seconds: each one lets SecantusDB reap what has expired.

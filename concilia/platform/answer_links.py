@@ -1,4 +1,4 @@
-"""One-click answer links (DESIGN §8): `{OFFERS|DEMANDS_PUBLIC_URL}/r/{token}`.
+"""One-click answer links (README: match lifecycle): `{OFFERS|DEMANDS_PUBLIC_URL}/r/{token}`.
 
 The token is a compact JWT (HS256, PyJWT) signed with a key derived from AUTH_JWT_SECRET for
 this purpose only, so a link can never serve as an API bearer token nor the other way round.

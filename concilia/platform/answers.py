@@ -1,4 +1,4 @@
-"""The rule both parties answer a proposal by (DESIGN §8), pure: the requester through the
+"""The rule both parties answer a proposal by (README, lifecycle), pure: the requester through the
 demands service, the provider through the offers service, each on its own side only.
 
 Repeating one's own answer changes nothing (idempotent); a different answer after having

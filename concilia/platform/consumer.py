@@ -150,7 +150,7 @@ def follow_match_states(
     broker: KafkaBroker, settings: ServiceSettings, group_id: str, service: str, handle: Handler
 ) -> None:
     """The offers and demands services follow welfare.matches.v1 for the match states their
-    records show (DESIGN §8), with `handle` and the settings' consumer options."""
+    records show (README: match lifecycle), with `handle` and the settings' consumer options."""
     subscribe(
         broker,
         topics.MATCHES,

@@ -1,4 +1,4 @@
-"""Dead letters shown and replayed (`concilia dlq list|replay TOPIC`, DESIGN §6).
+"""Dead letters shown and replayed (`concilia dlq list|replay TOPIC`, README: reliability).
 
 A replay re-publishes each dead letter, unchanged, to the topic it came from (same key, same
 CloudEvent id: consumers deduplicate) and records how far it got in the consumer group

@@ -1,5 +1,6 @@
 """Which failures are outages to wait out and which are poison, and the one retry policy the
-single and batch consumers share (DESIGN §6: faults are waited out, never dead-lettered)."""
+single and batch consumers share (README, "Reliability": faults are waited out, never
+dead-lettered)."""
 
 import asyncio
 import logging

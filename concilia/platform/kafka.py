@@ -30,15 +30,20 @@ def make_broker(bootstrap_servers: str, service: str) -> KafkaBroker:
     )
 
 
-async def ensure_topics(bootstrap_servers: str, partitions: int = DEFAULT_PARTITIONS) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, partitions: int = DEFAULT_PARTITIONS, replication_factor: int = 1
+) -> list[str]:
     """Create every Concilia topic (and its DLQ) if missing. Offers, demands and matches
-    share one partition count (co-partitioning); contacts is compacted. Returns those created."""
-    wanted = [NewTopic(name, partitions, 1) for name in topics.CO_PARTITIONED]
+    share one partition count (co-partitioning); contacts is compacted. One replica suits the
+    embedded broker; a real cluster wants 3 (with `min.insync.replicas=2`, as the producers
+    send with acks=all). Returns those created."""
+    rf = replication_factor
+    wanted = [NewTopic(name, partitions, rf) for name in topics.CO_PARTITIONED]
     wanted.append(
-        NewTopic(topics.CONTACTS, partitions, 1, topic_configs={"cleanup.policy": "compact"})
+        NewTopic(topics.CONTACTS, partitions, rf, topic_configs={"cleanup.policy": "compact"})
     )
-    wanted.append(NewTopic(topics.NOTIFICATIONS, partitions, 1))
-    wanted += [NewTopic(topics.dlq(name), 1, 1) for name in topics.ALL]
+    wanted.append(NewTopic(topics.NOTIFICATIONS, partitions, rf))
+    wanted += [NewTopic(topics.dlq(name), 1, rf) for name in topics.ALL]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="concilia-admin")
     await admin.start()
     try:

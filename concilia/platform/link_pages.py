@@ -1,4 +1,4 @@
-"""The pages behind one-click answer links (DESIGN §8), shared by offers and demands.
+"""The pages behind one-click answer links (README: match lifecycle), shared by offers and demands.
 
 `GET /r/{token}` shows the proposal and a form with two buttons; only `POST` (form field
 `answer=accept|decline`) acts, because mail scanners prefetch links. A tampered token gets

@@ -53,7 +53,7 @@ class RecordService:
         )
 
     def follow_match_states(self, group_id: str, handle: Handler) -> None:
-        """Consume welfare.matches.v1 in `group_id` with `handle` (DESIGN §8)."""
+        """Consume welfare.matches.v1 in `group_id` with `handle` (README: match lifecycle)."""
         follow_match_states(self.kafka, self.settings, group_id, self.name, handle)
 
     def app(

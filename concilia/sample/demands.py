@@ -1,5 +1,5 @@
 """Isola sample demands from six member organisations (companies, public bodies,
-associations). Each one says what the matching rules (DESIGN §5) should make of it:
+associations). Each one says what the matching rules (README) should make of it:
 `matched`, `late` (served only by a late offer) or the reason it must keep waiting."""
 
 import unicodedata

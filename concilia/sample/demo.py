@@ -2,7 +2,7 @@
 providers answer the proposals by the links in their e-mails, publish the late offers, let
 one proposal run out of time, and print a summary.
 
-The story (DESIGN §8): most families and providers accept by their link; one provider
+The story (README: match lifecycle): most families and providers accept by their link; one provider
 declines, so its family is matched again elsewhere; one family never answers, so its
 proposal expires (the demo runs with a short answer window) and its request closes."""
 

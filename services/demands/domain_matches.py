@@ -1,4 +1,4 @@
-"""A demand's current match, free of I/O (DESIGN §8): what the matcher's match.* events
+"""A demand's current match, free of I/O (README, lifecycle): what the matcher's match.* events
 change on the demand, and the requester's answer (published as demand.match_accepted or
 demand.match_declined)."""
 

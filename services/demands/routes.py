@@ -1,5 +1,5 @@
 """HTTP entry points for demands: the shared record routes, then the requester's answer to
-the demand's current proposal (DESIGN §8)."""
+the demand's current proposal (README: match lifecycle)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""The answer windows of proposals run out (DESIGN §8): a periodic sweep with an injectable
+"""The answer windows of proposals run out (README, lifecycle): a periodic sweep with an injectable
 clock. A small grace lets an answer given just before the end, still in flight on its
 topic, arrive first (the answer's own time then decides, which replays the same)."""
 

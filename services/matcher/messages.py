@@ -1,5 +1,5 @@
 """Decisions as match events on welfare.matches.v1 (key = service_type, subject = demand,
-id = stable_id(match_id, type)): DESIGN §4 and §8. Lifecycle events repeat every field of
+id = stable_id(match_id, type)): README: events, lifecycle. Lifecycle events repeat every field of
 the proposal and add its state."""
 
 import json

@@ -25,10 +25,10 @@ from services.matcher.domain.decisions import (
 
 MATCH_OUTCOMES = Counter(
     "concilia_match_outcomes_total",
-    "Matches accepted or ended (declined, expired, cancelled), DESIGN §8",
+    "Matches accepted or ended (declined, expired, cancelled)",
     ["area", "service_type", "state"],
 )
-# How far behind its input the matcher works (issue 8's event → decision, its own part):
+# How far behind its input the matcher works (its own part of event → decision):
 # an event's age, from its record's timestamp, when the matcher begins deciding it and when
 # the transaction holding its decisions commits. The relay's send comes after (outbox gauges).
 EVENT_AGE = Histogram(

@@ -1,5 +1,5 @@
 """Matcher settings: the shared environment variables, on port 8003, plus the answer
-window of a proposal (DESIGN §8) and how often its end is checked."""
+window of a proposal (README: match lifecycle) and how often its end is checked."""
 
 from typing import ClassVar
 

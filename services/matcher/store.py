@@ -1,7 +1,7 @@
 """The matcher's own state in MongoDB (`concilia_matcher`): offers with their held seats,
 demands waiting or matched in submission order, and the matches with their state
-(DESIGN §8). A market is loaded per service type (its live matches only) and saved record
-by record in the transaction of the events (or the expiry sweep) that changed it. A demand
+(README, lifecycle). A market is loaded per service type (its live matches only) and saved
+record by record in the transaction of the events (or the expiry sweep) that changed it. A demand
 that only got a proposal is not rewritten: its live match says it is matched (`matched`).
 
 Writes are fenced by ownership: before loading a market, a member claims the topic

@@ -1,4 +1,4 @@
-"""The reader's own one-click answer link (DESIGN §8): `{DEMANDS_PUBLIC_URL}/r/{token}` for
+"""The reader's own one-click answer link (README, lifecycle): `{DEMANDS_PUBLIC_URL}/r/{token}` for
 the requester, `{OFFERS_PUBLIC_URL}/r/{token}` for the provider, signed with LinkSigner."""
 
 from dataclasses import dataclass

@@ -18,7 +18,7 @@ class Settings(ServiceSettings):
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Concilia Isola <noreply@concilia.example>"
-    # Where each party's one-click answer link points (DESIGN §8); PUBLIC_BASE_URL stays the
+    # Where each party's one-click answer link points (README, lifecycle); PUBLIC_BASE_URL stays the
     # footer link of the requester's mails.
     offers_public_url: str = "http://127.0.0.1:8001"
     demands_public_url: str = "http://127.0.0.1:8002"

@@ -73,7 +73,7 @@ class Ledger:
         to name it are freed to go out without it. Returns the dropped jobs' templates.
 
         The ref is remembered as erased, so a job planned later for it, or one that was
-        being sent meanwhile, is dropped by the dispatcher instead of waiting for ever."""
+        being sent meanwhile, is dropped by the dispatcher instead of waiting forever."""
         await self._db[CONTACTS].delete_one({"_id": ref})
         await self._db[ERASED].update_one(
             {"_id": ref}, {"$setOnInsert": {"erased_at": now}}, upsert=True

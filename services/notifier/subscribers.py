@@ -60,7 +60,7 @@ async def on_contact(ledger: Ledger, event: CloudEvent | None, record: Record) -
 async def on_match(
     ledger: Ledger, event: CloudEvent | None, waiting_delay: timedelta = timedelta(0)
 ) -> str:
-    """Every match event plans its e-mails (DESIGN §8), once each: redeliveries map onto the
+    """Every match event plans its e-mails (README, lifecycle), once each: redeliveries map onto the
     same job ids.
 
     A demand's "still waiting" e-mail is held back `waiting_delay`: the offers and demands

@@ -106,7 +106,7 @@ def held_seats(offer: Document) -> int:
 
 
 def accepted_seats(offer: Document) -> int:
-    """Seats of accepted matches: a capacity cut may not go below these (DESIGN §8)."""
+    """Seats of accepted matches: a capacity cut may not go below these (README, lifecycle)."""
     return sum(
         int(m["seats"]) for m in offer.get("matches", []) if m["state"] == MatchState.ACCEPTED
     )

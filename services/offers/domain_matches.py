@@ -1,4 +1,4 @@
-"""An offer's matches, free of I/O (DESIGN §8): the offer keeps each match the matcher
+"""An offer's matches, free of I/O (README: match lifecycle): the offer keeps each match the matcher
 proposed on it (seats held while proposed or accepted, released by every end), the
 provider answers them, and the offer announces when its remaining seats reach 0 or rise
 above 0 (offer.updated with status full / open and remaining_capacity)."""

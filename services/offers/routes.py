@@ -1,5 +1,5 @@
 """HTTP entry points for offers: the shared record routes, then the provider's matches and
-answers (DESIGN §8)."""
+answers (README: match lifecycle)."""
 
 from typing import Annotated
 

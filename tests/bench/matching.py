@@ -14,7 +14,8 @@ embedded Tansu and SecantusDB with the same city-sized workload (tests/bench/wor
 5. the pure market's per-event cost at 10k and 100k open records, and the resident memory
    holding 100k (tests/bench/market_scale.py, its own process).
 
-Prints a table, then as its LAST line one JSON object with the keys of issue 8."""
+Prints a table, then as its LAST line one JSON object with the keys that the performance
+targets name (README, "Benchmarks and soak")."""
 
 import asyncio
 import contextlib

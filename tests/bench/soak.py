@@ -1,4 +1,4 @@
-"""`make soak`: the long fault soak (issue 7). The whole embedded stack takes a steady stream
+"""`make soak`: the long fault soak. The whole embedded stack takes a steady stream
 of offers, demands, answers and withdrawals while every service is SIGKILLed at random
 moments, the database is paused (SIGSTOP) once and restarted once, and the SMTP sink is
 down for a while. Then Jepsen-style counters — lost, duplicated, overbooked, dead_lettered,

@@ -1,4 +1,4 @@
-"""A proposal nobody answers in time (DESIGN §8), with an answer window of seconds."""
+"""A proposal nobody answers in time (README: match lifecycle), with an answer window of seconds."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""The match lifecycle end to end (DESIGN §8), as families and providers live it: only by
+"""The match lifecycle end to end (README, lifecycle), as families and providers live it: only by
 the links in their e-mails, on the four services with the real broker, database and SMTP
 sink. The answer window here is long enough to click; test_match_expiry.py makes it short."""
 

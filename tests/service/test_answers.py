@@ -1,5 +1,5 @@
 """Answers to proposals and the match lifecycle on the offers and demands services, both
-running in-process against the real embedded Kafka and MongoDB (DESIGN §8): the answer
+running in-process against the real embedded Kafka and MongoDB (README: match lifecycle): the answer
 routes (200/409, one event each), the provider's match list with the requester's contact
 from the demands API, the one-click link pages, and what match.* events change."""
 

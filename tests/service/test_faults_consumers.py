@@ -1,4 +1,4 @@
-"""Consumers wait out a paused database instead of dead-lettering (DESIGN §6), on the real
+"""Consumers wait out a paused database instead of dead-lettering (README: reliability), on the real
 broker and a SecantusDB of their own that the test stops (SIGSTOP) and resumes."""
 
 import signal

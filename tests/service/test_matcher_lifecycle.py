@@ -1,4 +1,4 @@
-"""The match lifecycle (DESIGN §8) through the matcher in-process, against the real
+"""The match lifecycle (README) through the matcher in-process, against the real
 embedded broker and database: answers, declines, expiry and withdrawal."""
 
 import uuid

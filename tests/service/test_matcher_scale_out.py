@@ -1,6 +1,6 @@
 """Scale-out on the real broker and database: the same input through one matcher and
 through three in one consumer group, one of them SIGKILLed mid-stream, gives exactly the
-same set of decisions on welfare.matches.v1 (DESIGN §6: several instances, one result)."""
+same set of decisions on welfare.matches.v1 (README: reliability; several instances, one result)."""
 
 import uuid
 from collections.abc import AsyncIterator, Iterator

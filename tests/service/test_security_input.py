@@ -1,5 +1,5 @@
 """Hostile and careless HTTP input against the offers and demands APIs on the real broker and
-database: every reproduction of issue 7 answers a clear 4xx problem, never a 5xx."""
+database: every hostile input we reproduced answers a clear 4xx problem, never a 5xx."""
 
 import asyncio
 import base64

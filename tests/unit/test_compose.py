@@ -57,7 +57,7 @@ class TestServices:
     def test_ports_are_the_ones_of_the_design(
         self, compose: dict[str, Any], name: str, port: int
     ) -> None:
-        """HTTP_PORT, the published port and the healthcheck follow DESIGN §1."""
+        """HTTP_PORT, the published port and the healthcheck follow the README's configuration."""
         spec = service(compose, name)
         assert spec["environment"]["HTTP_PORT"] == str(port)
         assert spec["ports"] == [f"{port}:{port}"]

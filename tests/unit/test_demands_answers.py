@@ -1,5 +1,5 @@
 """The demand's side of the match lifecycle without I/O: what match.* events change, and
-the requester's answer (DESIGN §8)."""
+the requester's answer (README: match lifecycle)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any

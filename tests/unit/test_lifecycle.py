@@ -1,4 +1,4 @@
-"""The match lifecycle (DESIGN §8) in the pure market: answers, expiry, cancellations,
+"""The match lifecycle (README) in the pure market: answers, expiry, cancellations,
 capacity cuts, re-matching, and the match events they become."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The matching rules one by one, and the not_found reason counting (DESIGN §5)."""
+"""The matching rules one by one, and the not_found reason counting (README: matching rules)."""
 
 from datetime import date, timedelta
 from typing import Any

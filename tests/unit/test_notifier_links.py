@@ -1,5 +1,5 @@
 """The one-click answer links of the proposal mails: each party's own, signed, expiring
-with the answer window (DESIGN §8)."""
+with the answer window (README: match lifecycle)."""
 
 import pytest
 

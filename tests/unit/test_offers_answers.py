@@ -1,5 +1,5 @@
 """The offer's side of the match lifecycle without I/O: its matches and seats, the
-full/open announcements, and the provider's answer (DESIGN §8)."""
+full/open announcements, and the provider's answer (README: match lifecycle)."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any

@@ -1,5 +1,5 @@
-"""What the market decides (DESIGN §5, §8): proposals, not-found answers, the lifecycle of
-matches (accepted, ended), and which records changed."""
+"""What the market decides (README: rules, lifecycle): proposals, not-found answers, the
+lifecycle of matches (accepted, ended), and which records changed."""
 
 from dataclasses import dataclass, field
 from datetime import datetime

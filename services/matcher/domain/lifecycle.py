@@ -1,4 +1,4 @@
-"""The match lifecycle of DESIGN §8, one small pure function per rule.
+"""The match lifecycle (as the README states it), one small pure function per rule.
 
 A match is `proposed` → `accepted` (both parties accepted, in any order) | `declined`
 (either party declined) | `expired` (not both accepted within the answer window) |
@@ -55,7 +55,7 @@ class Match:
 
 
 def expires_at(proposed_at: datetime, ttl: timedelta) -> datetime:
-    """The end of the answer window: the proposal's time plus the TTL (DESIGN §8)."""
+    """The end of the answer window: the proposal's time plus the TTL (README: match lifecycle)."""
     return proposed_at + ttl
 
 

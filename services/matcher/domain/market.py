@@ -4,7 +4,7 @@ waiting or matched, the live matches, and the index that finds offers near a dem
 Every state change goes through `apply` (an event at its time) or `expire_due` (the answer
 windows that passed by a given moment). Before an event at time t is applied, every
 proposal whose window ended before t expires, so a replay decides exactly the same whether
-or not a timer got there first. Redeliveries change nothing (DESIGN §5, §8).
+or not a timer got there first. Redeliveries change nothing (README: rules, lifecycle).
 
 The work of an event does not grow with the market, nor (mostly) with its density: a
 demand's best offer is searched best-first among the offers with a free seat, stopping when
@@ -224,7 +224,7 @@ class Market:
         return outcome
 
     def expire_due(self, now: datetime) -> Outcome:
-        """Expire every proposal whose answer window ended before `now` (DESIGN §8)."""
+        """Expire every proposal whose answer window ended before `now` (README, lifecycle)."""
         outcome = Outcome()
         self._expire(now, outcome)
         return outcome

@@ -1,4 +1,4 @@
-"""The matching rules of DESIGN §5, one small function per rule.
+"""The matching rules (v1, as the README states them), one small function per rule.
 
 An offer can serve a demand when no rule excludes it; `exclusions` lists every rule an
 offer fails, named by the reason `match.not_found` reports, in tie-break order."""

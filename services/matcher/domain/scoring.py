@@ -30,7 +30,7 @@ def proximity(offer: Offer, demand: Demand) -> float:
 
 def proximity_at(offer: Offer, demand: Demand, km: float | None) -> float:
     """`proximity` with the distance already worked out. Remote service is the floor of a
-    remote-capable offer: farther is never better (DESIGN §5, "closer")."""
+    remote-capable offer: farther is never better (README: matching rules, "closer")."""
     remote = REMOTE_PROXIMITY if rules.served_remotely(offer, demand) else 0.0
     if km is None or not rules.within_distance_at(offer, demand, km):
         return REMOTE_PROXIMITY

@@ -1,5 +1,5 @@
 """What the live offers of a market look like, counted by the attributes each not-found
-reason reads (DESIGN §5): a waiting demand's reasons come from these counts, not from a
+reason reads (README: matching rules): a waiting demand's reasons come from these counts, not from a
 scan of every offer.
 
 Every rule but distance reads one attribute of the offer (its hours and validity, price,

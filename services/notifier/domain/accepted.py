@@ -1,5 +1,5 @@
 """The accepted mails (match.accepted): the only place where each side learns the other's
-name and e-mail address (DESIGN §8)."""
+name and e-mail address (README: match lifecycle)."""
 
 from concilia import wording as w
 from services.notifier.domain.views import (

@@ -20,7 +20,7 @@ class JobStatus(StrEnum):
     DROPPED = "dropped"  # a contact it needs was erased: nobody left to write to
 
 
-# How long a party may answer when match.proposed does not say (DESIGN §8 default).
+# How long a party may answer when match.proposed does not say (the README's default).
 DEFAULT_ANSWER_WINDOW = timedelta(hours=72)
 
 _ENDING_TEMPLATES = {
@@ -28,7 +28,7 @@ _ENDING_TEMPLATES = {
     MatchType.EXPIRED: (Template.REQUESTER_EXPIRED, Template.PROVIDER_EXPIRED),
     MatchType.CANCELLED: (Template.REQUESTER_CANCELLED, Template.PROVIDER_CANCELLED),
 }
-# A party who ended the match itself is not told about it (DESIGN §8).
+# A party who ended the match itself is not told about it (README: match lifecycle).
 _REQUESTER_OWN_CAUSES = {CancelCause.DEMAND_WITHDRAWN}
 _PROVIDER_OWN_CAUSES = {CancelCause.OFFER_WITHDRAWN, CancelCause.OFFER_EXPIRED}
 
@@ -64,7 +64,7 @@ def waiting_job_id(demand_id: str) -> str:
 
 
 def plan_jobs(event_type: str, match: MatchEventData) -> list[PlannedJob]:
-    """The e-mails a match event asks for (DESIGN §8); none for a type without e-mails."""
+    """The e-mails a match event asks for (README, lifecycle); none for a type without e-mails."""
     if event_type == MatchType.NOT_FOUND:
         return [_waiting(match)]
     if event_type == MatchType.PROPOSED:
