@@ -1,7 +1,11 @@
 """The match lifecycle (README) in the pure market: answers, expiry, cancellations,
 capacity cuts, re-matching, and the match events they become."""
 
+from dataclasses import replace
 from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from concilia.contract.demands import DemandType
 from concilia.contract.matches import (
@@ -127,6 +131,34 @@ class TestLifecycleRules:
         assert match.expires_at == at(0) + TTL
         assert not lifecycle.is_due(match, match.expires_at)
         assert lifecycle.is_due(match, match.expires_at + timedelta(microseconds=1))
+
+
+held_matches = st.lists(
+    st.tuples(st.integers(1, 3), st.sampled_from([MatchState.PROPOSED, MatchState.ACCEPTED])),
+    max_size=8,
+)
+
+
+class TestCapacityCutRule:
+    @given(held=held_matches, capacity=st.integers(0, 12))
+    def test_a_cut_fits_the_capacity_with_no_proposal_cancelled_in_vain(
+        self, held: list[tuple[int, MatchState]], capacity: int
+    ) -> None:
+        """Only proposals are cut; afterwards the offer holds no more than its capacity
+        (unless accepted matches alone hold more); and no cut proposal would have fitted."""
+        market = two_offers_and_a_demand()
+        template = market.matches[proposed(market)]
+        matches = [
+            replace(template, match_id=f"m{n}", seats=seats, seq=n, state=state)
+            for n, (seats, state) in enumerate(held)
+        ]
+        cut = lifecycle.to_cut(matches, capacity)
+        assert all(m.state == MatchState.PROPOSED for m in cut)
+        cut_ids = {m.match_id for m in cut}
+        left = lifecycle.held(m for m in matches if m.match_id not in cut_ids)
+        accepted = lifecycle.held(m for m in matches if m.state == MatchState.ACCEPTED)
+        assert left <= max(capacity, accepted)
+        assert all(left + m.seats > capacity for m in cut)
 
 
 class TestAnswers:
@@ -316,6 +348,21 @@ class TestCancellations:
         )
         assert market.offers["offer-1"].reserved == 1
         assert market.matches[a].state == MatchState.ACCEPTED
+
+    def test_a_capacity_cut_cancels_no_proposal_it_does_not_need_to(self) -> None:
+        """Four seats held (a 1, b 2, c 1 — c's family has already accepted), capacity cut
+        to 2: cancelling b alone is enough. Cancelling c too, newest first, would free a seat
+        only to propose the same offer to c again, its family's acceptance lost."""
+        market = a_market()
+        feed(market, published("offer-1", capacity=4))
+        feed(market, submitted("a"), submitted("b", seats=2), submitted("c"))
+        c = proposed(market, "c")
+        feed(market, requester_accepts(c, "c"), minute=1)
+        decisions = feed(market, published("offer-1", version=2, capacity=2), minute=2)
+        assert said(decisions)[:1] == [("cancelled", "b", "offer-1")]
+        assert [d.demand.id for d in decisions if isinstance(d, MatchEnded)] == ["b"]
+        assert market.matches[c].state == MatchState.PROPOSED
+        assert market.offers["offer-1"].reserved == 2
 
     def test_a_cut_below_accepted_seats_keeps_them_all(self) -> None:
         """Accepted matches alone may hold more than a cut capacity: nothing is cancelled."""

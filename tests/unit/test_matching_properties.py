@@ -33,8 +33,14 @@ from tests.support.places import Place
 # Around Isola, spanning a few ~1 km grid cells, plus a few far-away points.
 latitudes = st.one_of(st.floats(45.47, 45.51), st.sampled_from([45.0, 46.2]))
 longitudes = st.one_of(st.floats(9.17, 9.22), st.sampled_from([8.5, 9.9]))
-places = st.builds(
-    lambda lat, lon: Place("Via di prova 1, Milano", lat, lon), latitudes, longitudes
+# And a corner near (0°, 0°), where grid cell numbers are small enough to pass for degrees.
+places = st.one_of(
+    st.builds(lambda lat, lon: Place("Via di prova 1, Milano", lat, lon), latitudes, longitudes),
+    st.builds(
+        lambda lat, lon: Place("Golfo di Guinea", lat, lon),
+        st.floats(0.28, 0.32),
+        st.sampled_from([1.0, 1.02, 1.5]),
+    ),
 )
 languages = st.lists(st.sampled_from(["it", "en", "fr"]), max_size=2, unique=True)
 offer_ids = st.sampled_from([f"offer-{n}" for n in range(20)])

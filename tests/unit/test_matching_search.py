@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 from services.matcher.domain.decisions import Proposal
 from services.matcher.domain.geo import CELL_DEGREES, haversine_km, min_km_to_cell
 from services.matcher.domain.market import Market
-from tests.support.market import ScanIndex, ScanMarket, at, published, submitted
+from services.matcher.domain.waiting import Reach, WaitingIndex
+from tests.support.market import (
+    ScanIndex,
+    ScanMarket,
+    a_demand_for,
+    an_offer_of,
+    at,
+    published,
+    submitted,
+)
 from tests.support.places import VIA_BORSIERI, Place
 from tests.unit.test_matching_properties import PROPERTY, demand_fields, offer_fields
 
@@ -110,3 +119,33 @@ class TestCellDistance:
         j = math.floor(lon / CELL_DEGREES) + dj
         point = ((i + u) * CELL_DEGREES, (j + v) * CELL_DEGREES)
         assert min_km_to_cell(lat, lon, (i, j)) <= haversine_km(lat, lon, *point)
+
+
+class TestNearAnOffer:
+    """The waiting demands an offer change looks at: a superset of those within reach, but
+    only from around it, wherever on earth it is."""
+
+    @staticmethod
+    def waiting(*demands: tuple[str, Place, float]) -> WaitingIndex:
+        index = WaitingIndex()
+        for seq, (demand_id, place, km) in enumerate(demands):
+            demand = a_demand_for(demand_id, near=place, max_distance_km=km)
+            index.add(demand, seq, Reach(), None, special=False)
+        return index
+
+    def test_an_offer_in_milan_does_not_look_at_demands_in_rome(self) -> None:
+        """Demands of two distance tiers: the second tier is searched around the offer too,
+        not around the grid cell numbers the first one left behind."""
+        rome = Place("Roma", 41.9028, 12.4964)
+        index = self.waiting(("milan-3km", VIA_BORSIERI, 3), ("rome-10km", rome, 10))
+        offer = an_offer_of(near=north_of(VIA_BORSIERI, 0.5))
+        assert index.near(offer) == {"milan-3km"}
+
+    def test_demands_next_to_an_offer_near_the_equator_are_found_in_every_tier(self) -> None:
+        """Near (0°, 0°) grid cell numbers are small enough to pass for degrees: a demand of
+        the second tier, at the offer's very door, must still be found."""
+        door = Place("Golfo di Guinea", 0.3, 1.5)
+        far = Place("Più a ovest", 0.3, 1.0)
+        index = self.waiting(("door-3km", door, 3), ("far-3km", far, 3), ("door-10km", door, 10))
+        assert index.near(an_offer_of(near=door)) >= {"door-3km", "door-10km"}
+        assert "far-3km" not in index.near(an_offer_of(near=door))

@@ -128,7 +128,9 @@ def held(matches: Iterable[Match]) -> int:
 
 def to_cut(matches: Iterable[Match], capacity: int) -> list[Match]:
     """The proposals to cancel so that the offer holds no more than `capacity`: newest
-    first, never an accepted match (accepted ones alone may overbook after a cut)."""
+    first, never an accepted match (accepted ones alone may overbook after a cut), and none
+    that still fits once the others are cut (a cut that overshot would free seats only to
+    propose them again, maybe to the same family, its answer lost)."""
     live = [m for m in matches if m.live]
     over = held(live) - capacity
     cut: list[Match] = []
@@ -138,4 +140,9 @@ def to_cut(matches: Iterable[Match], capacity: int) -> list[Match]:
         if match.state == MatchState.PROPOSED:
             cut.append(match)
             over -= match.seats
-    return cut
+    kept: set[str] = set()
+    for match in cut:  # newest first: the newest that fit back are kept
+        if match.seats <= -over:
+            kept.add(match.match_id)
+            over += match.seats
+    return [m for m in cut if m.match_id not in kept]

@@ -131,8 +131,8 @@ class _Grid:
                     found |= ids
             elif box_size(*box) > len(cells):  # fewer occupied cells than in the box
                 (lat0, lon0), (lat1, lon1) = box
-                for (lat, lon), ids in cells.items():
-                    if lat0 <= lat <= lat1 and lon0 <= lon <= lon1:
+                for (row, col), ids in cells.items():  # grid cells, not degrees
+                    if lat0 <= row <= lat1 and lon0 <= col <= lon1:
                         found |= ids
             else:
                 for cell in cells_in(*box):
