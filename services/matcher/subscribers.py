@@ -107,16 +107,20 @@ class MarketCache:
     def markets(self) -> list[Market]:
         return [self._markets[st] for st in sorted(self._markets)]
 
-    def drop(self, service_type: str) -> None:
+    def drop(self, service_type: str, *, moved: bool) -> None:
         """Forget a market that may be ahead of the database, with every market of its
         partition and our claim on it: the next load claims the partition again, as the
-        claim and the markets loaded after it must go together."""
+        claim and the markets loaded after it must go together. Unless another member took
+        the partition (`moved`: a rebalance is on its way), the next expiry sweep loads them
+        all again, so that their answer windows keep running without an event to load them."""
         partition = self._partitions.get(service_type)  # every cached market has one
         if partition is None:
             return
         for other in [st for st, p in self._partitions.items() if p == partition]:
             del self._markets[other], self._logged[other], self._partitions[other]
         self._epochs.pop(partition, None)
+        if not moved and partition in self.owned:
+            self.to_load = True
 
     def clear(self) -> None:
         self._markets.clear()
@@ -266,12 +270,13 @@ class MatchingHandler:
                     pending = await more()  # fetched while it committed
             if committing is not None:
                 await committing
-        except BaseException:
+        except BaseException as exc:
             if committing is not None and not committing.done():
                 with contextlib.suppress(BaseException):
                     await committing  # never leave a transaction running behind a retry
+            moved = isinstance(exc, store.MarketMoved)
             for service_type in touched:  # the cache may be ahead of the database now
-                self.cache.drop(service_type)
+                self.cache.drop(service_type, moved=moved)
             self.cache.positions.clear()
             raise
         for market in touched.values():
@@ -327,9 +332,10 @@ class MatchingHandler:
                 if changes and generation != self.cache.generation:
                     raise RuntimeError("partitions moved during the expiry sweep")
                 await self._commit(self._persist(store.Positions({}, {}), changes), changes)
-            except Exception:
+            except Exception as exc:
+                moved = isinstance(exc, store.MarketMoved)
                 for market, _, _ in changes:
-                    self.cache.drop(market.service_type)
+                    self.cache.drop(market.service_type, moved=moved)
                 raise
             for market, _, _ in changes:
                 market.saved()

@@ -2,6 +2,7 @@
 another can never commit, and a rebalance waits for the batch in flight."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from services.matcher.subscribers import (
     MatchingHandler,
 )
 from tests.support.market import at, published, submitted
-from tests.support.matcher import TTL, a_handler
+from tests.support.matcher import TTL, QuietRelay, a_handler
 
 pytestmark = pytest.mark.service
 
@@ -195,3 +196,36 @@ class TestEventsTakenWhileCommitting:
         offer_doc = await db[store.OFFERS].find_one({"_id": "offer-1"})
         assert offer_doc is not None
         assert offer_doc["reserved"] == 1
+
+
+class TestAFailedTransaction:
+    async def test_leaves_the_answer_windows_of_its_partition_running(
+        self, mongo_client: Any, database_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sport batch fails: every market of its partition is forgotten (they may be ahead
+        of the database), after_school's too. The next expiry sweep loads them again, so the
+        after_school proposal still expires when its window ends, though no event of its
+        type has come since."""
+        db = mongo_client[database_name]
+        await store.ensure_indexes(db)
+        await ensure_outbox_indexes(db)
+        matcher = MatchingHandler(
+            mongo_client, db, QuietRelay(), MarketCache(db, timedelta(minutes=60))  # type: ignore[arg-type]
+        )
+        matcher.cache.assigned({0})
+        offer = Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)
+        assert await matcher([offer, submitted_at(1, "demand-1", 1)]) == ["processed"] * 2
+        assert await matcher.expire_due(at(2)) == 0  # the assigned markets are loaded
+
+        async def fails(*args: Any) -> None:
+            raise ConnectionError("the database went away")
+
+        monkeypatch.setattr(store, "save", fails)
+        sport = published("offer-2", service_type="sport")
+        with pytest.raises(ConnectionError):
+            await matcher([Incoming("sport-event", at(2), sport, OFFERS, 0, 1)])
+        monkeypatch.undo()
+
+        assert await matcher.expire_due(at(62)) == 1
+        [match] = await db[store.MATCHES].find({"demand_id": "demand-1"}).to_list()
+        assert match["state"] == "expired"
