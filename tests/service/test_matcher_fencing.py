@@ -210,7 +210,10 @@ class TestAFailedTransaction:
         await store.ensure_indexes(db)
         await ensure_outbox_indexes(db)
         matcher = MatchingHandler(
-            mongo_client, db, QuietRelay(), MarketCache(db, timedelta(minutes=60))  # type: ignore[arg-type]
+            mongo_client,
+            db,
+            QuietRelay(),
+            MarketCache(db, timedelta(minutes=60)),  # type: ignore[arg-type]
         )
         matcher.cache.assigned({0})
         offer = Incoming("offer-event", at(0), published("offer-1", capacity=1), OFFERS, 0, 0)
