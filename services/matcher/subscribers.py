@@ -274,9 +274,9 @@ class MatchingHandler:
             if committing is not None and not committing.done():
                 with contextlib.suppress(BaseException):
                     await committing  # never leave a transaction running behind a retry
-            moved = isinstance(exc, store.MarketMoved)
+            taken = isinstance(exc, store.MarketMoved)  # by another member
             for service_type in touched:  # the cache may be ahead of the database now
-                self.cache.drop(service_type, moved=moved)
+                self.cache.drop(service_type, moved=taken)
             self.cache.positions.clear()
             raise
         for market in touched.values():
