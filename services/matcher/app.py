@@ -54,7 +54,11 @@ def create_app(
         batch_size=4,
         linger_seconds=0,
     )
-    cache = MarketCache(db, timedelta(seconds=settings.match_answer_ttl_seconds))
+    cache = MarketCache(
+        db,
+        timedelta(seconds=settings.match_answer_ttl_seconds),
+        timedelta(seconds=settings.match_expiry_grace_seconds),
+    )
     handler = MatchingHandler(client, db, relay, cache)
     sweeper = ExpirySweeper(
         handler,

@@ -100,7 +100,7 @@ class Logged:
 
 
 async def load_market(
-    db: Database, service_type: str, answer_ttl: timedelta
+    db: Database, service_type: str, answer_ttl: timedelta, answer_grace: timedelta = timedelta(0)
 ) -> tuple[Market, Logged]:
     """The market of one service type as last committed, with its live matches."""
     offers = await db[OFFERS].find({"service_type": service_type}).to_list()
@@ -120,6 +120,7 @@ async def load_market(
         closed=[(doc["_id"], doc["version"], doc["seq"]) for doc in tombstones],
         matches=[_match(doc) for doc in matches],
         answer_ttl=answer_ttl,
+        answer_grace=answer_grace,
     )
     return market, logged
 

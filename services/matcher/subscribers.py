@@ -66,9 +66,12 @@ class MarketCache:
     """Markets by service type, loaded from the database on first use, with the partition
     their events come from. `generation` counts the clears (rebalances)."""
 
-    def __init__(self, db: Database, answer_ttl: timedelta) -> None:
+    def __init__(
+        self, db: Database, answer_ttl: timedelta, answer_grace: timedelta = timedelta(0)
+    ) -> None:
         self._db = db
         self._answer_ttl = answer_ttl
+        self._answer_grace = answer_grace
         self._markets: dict[str, Market] = {}
         self._epochs: dict[int, int] = {}  # our claim on each partition
         self._logged: dict[str, store.Logged] = {}
@@ -89,7 +92,9 @@ class MarketCache:
             if partition not in self._epochs:
                 self._epochs[partition] = await store.claim(self._db, partition)
             await store.place(self._db, service_type, partition)
-            market, logged = await store.load_market(self._db, service_type, self._answer_ttl)
+            market, logged = await store.load_market(
+                self._db, service_type, self._answer_ttl, self._answer_grace
+            )
             self._markets[service_type] = market
             self._logged[service_type] = logged
         self._partitions[service_type] = partition

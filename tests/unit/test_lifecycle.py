@@ -268,6 +268,24 @@ class TestExpiry:
             ("proposed", "d-2", "offer-1"),
         ]
 
+    def test_an_answer_given_in_time_but_read_after_a_later_event_still_counts(self) -> None:
+        """Offers and demands come on two topics through two relays: an offer event stamped
+        a second after the window may be read before the family's acceptance stamped a
+        second before it. Within the grace the event expires nothing, and the answer stands."""
+        market = Market("after_school", answer_ttl=TTL, answer_grace=timedelta(seconds=2))
+        feed(market, published("offer-1", capacity=2), submitted("demand-1"))
+        match_id = proposed(market)
+        just_after = at(60) + timedelta(seconds=1)
+        assert (
+            market.apply(published("offer-2", near=PIAZZA_GAE_AULENTI), just_after).decisions == []
+        )
+        just_before = at(60) - timedelta(seconds=1)
+        accepted = requester_accepts(match_id, when=just_before)
+        assert market.apply(accepted, just_after).decisions == []
+        assert market.matches[match_id].requester_answer == Answer.ACCEPTED
+        later = market.apply(submitted("d-2"), at(60) + timedelta(seconds=3)).decisions
+        assert said(later)[0] == ("expired", "demand-1", "offer-1")  # the grace is over
+
     def test_the_freed_seat_of_an_expiry_serves_the_oldest_waiting_demand(self) -> None:
         """One seat, two demands: when the first proposal expires the second is served."""
         market = a_market()

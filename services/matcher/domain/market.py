@@ -126,11 +126,16 @@ class Market:
         *,
         matches: Iterable[Match] = (),
         answer_ttl: timedelta = DEFAULT_ANSWER_TTL,
+        answer_grace: timedelta = timedelta(0),
         closed: Iterable[tuple[str, int, int]] = (),
     ) -> None:
-        """`closed`: (id, version, seq) of closed demands no longer held in memory."""
+        """`closed`: (id, version, seq) of closed demands no longer held in memory.
+        `answer_grace`: how long after a window's end an event's time leaves it open, for an
+        answer given in time that is still on its way (on the other topic, through the other
+        service's relay); the expiry timer waits as long."""
         self.service_type = service_type
         self.answer_ttl = answer_ttl
+        self.answer_grace = answer_grace
         self.offers = {r.offer.id: r for r in offers}
         demands = list(demands)
         # Closed demands: only their version, so that a stale or repeated event is ignored.
@@ -212,9 +217,9 @@ class Market:
 
     def apply(self, event: MarketEvent, at: datetime) -> Outcome:
         """The decisions and changes `event` (which happened at `at`) leads to, after the
-        answer windows that ended before `at` have expired."""
+        answer windows that ended more than `answer_grace` before `at` have expired."""
         outcome = Outcome()
-        self._expire(at, outcome)
+        self._expire(at - self.answer_grace, outcome)
         if isinstance(event, OfferChanged):
             self._offer_changed(event.offer, event.closing, at, outcome)
         elif isinstance(event, DemandChanged):
