@@ -21,6 +21,12 @@ ledger write that still holds the job's lease counts it as sent. If the lease wa
 meanwhile (another dispatcher took the job over after the lease ended), the mail is counted
 `lease_lost`: the same duplicate window as above, measured instead of hidden.
 
+A send only ever runs while its lease holds: a job that waited for a free sender until less
+than half its lease was left goes back to the queue unsent, and a conversation is cut off
+after a quarter of the lease (a stalled server, then waited out like an unreachable one).
+So a slow server cannot make a second dispatcher, which takes the job after the lease, send
+it too.
+
 An SMTP server that cannot be reached (refused, timed out, 421) is an outage: the job waits
 with capped, jittered backoff without using an attempt, and the dispatcher stops sending
 until the wait is over. A 4xx answer about the message uses an attempt; a 5xx fails it.
@@ -222,6 +228,10 @@ class Dispatcher:
         if self._outage.now():  # another send just found the server unreachable
             await self._ledger.wait_out(job, self._outage.until, "smtp unreachable")
             return
+        lease = self._settings.lease
+        if job["lease_until"] - _now() < lease / 2:  # waited too long for a sender
+            await self._ledger.wait_out(job, _now(), "lease running out before the send")
+            return
         attempts = job["attempts"] + 1
         template = job["template"]
         try:
@@ -234,7 +244,10 @@ class Dispatcher:
                 mail=mail,
                 now=_now(),
             )
-            await self._mailer.send(message)
+            # A send ends while the lease holds, with time left to record it: after the
+            # lease another dispatcher may take the mail and send it too.
+            async with asyncio.timeout((lease / 4).total_seconds()):
+                await self._mailer.send(message)
         except Exception as exc:
             await self._not_sent(job, attempts, template, exc)
             return

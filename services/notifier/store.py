@@ -186,7 +186,16 @@ class Ledger:
         """Atomically take those of `job_ids` still due (pending, or sending with an expired
         lease) under the lease `token`; returns the jobs taken, in the order of `job_ids`.
         A job another dispatcher took meanwhile is not among them."""
-        claimed = {"status": JobStatus.SENDING, "lease_until": now + lease, "lease_token": token}
+        # A claimed job no longer waits for a contact: the dispatcher decides again with what
+        # it finds, and may put it back to wait. Left set, a `waiting_until` now past would
+        # make the job due again at once after a deferral, ignoring its `next_attempt_at`.
+        claimed = {
+            "status": JobStatus.SENDING,
+            "lease_until": now + lease,
+            "lease_token": token,
+            "waiting_for": None,
+            "waiting_until": None,
+        }
         waiting, waited, abandoned = _due(now)["$or"]
         # Each way of being due on its own, the ids beside plain conditions: with an $or
         # SecantusDB scans every job (0.65 s at 8,000) instead of finding the ids.
