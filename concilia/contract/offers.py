@@ -2,9 +2,16 @@
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from concilia.contract.common import (
     FLATTENED,
@@ -57,7 +64,7 @@ class OfferCreate(StrictModel):
     description: Description = ""
     service_type: ServiceType
     remote: StrictBool = False
-    location: Location | None = None
+    location: Annotated[Location | None, Field(validate_default=True)] = None
     radius_km: Annotated[float, STRICT, Field(gt=0, le=1000)] | None = None
     availability: Annotated[list[WeeklySlot], Field(min_length=1, max_length=50)]
     valid_from: date
@@ -71,15 +78,31 @@ class OfferCreate(StrictModel):
     max_age: Age | None = None
     contact: Contact
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "OfferCreate":
-        if not self.remote and self.location is None:
+    # Rules across fields, each checked on the later field (declared after the one it
+    # depends on), so that a 422 names the field at fault; skipped when that one is bad.
+
+    @field_validator("location")
+    @classmethod
+    def _located_unless_remote(cls, location: Location | None, info: ValidationInfo) -> Any:
+        if location is None and info.data.get("remote") is False:
             raise ValueError("location is required unless the offer is remote")
-        if self.valid_until is not None and self.valid_until < self.valid_from:
+        return location
+
+    @field_validator("valid_until")
+    @classmethod
+    def _not_before_valid_from(cls, valid_until: date | None, info: ValidationInfo) -> Any:
+        valid_from = info.data.get("valid_from")
+        if valid_until is not None and valid_from is not None and valid_until < valid_from:
             raise ValueError("valid_until must not be before valid_from")
-        if self.min_age is not None and self.max_age is not None and self.max_age < self.min_age:
+        return valid_until
+
+    @field_validator("max_age")
+    @classmethod
+    def _not_below_min_age(cls, max_age: int | None, info: ValidationInfo) -> Any:
+        min_age = info.data.get("min_age")
+        if max_age is not None and min_age is not None and max_age < min_age:
             raise ValueError("max_age must not be below min_age")
-        return self
+        return max_age
 
 
 class OfferUpdate(StrictModel):

@@ -90,7 +90,11 @@ async def form_answer(request: Request) -> Answer | None:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return None
-    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).get("answer", [])
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5)
+    except ValueError:  # more fields than a form of ours holds
+        return None
+    values = form.get("answer", [])
     return _FORM_ANSWERS.get(values[0]) if len(values) == 1 else None
 
 

@@ -87,6 +87,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            return problem_response(400, "The body is not valid JSON", instance=request.url.path)
         errors = [
             {
                 "field": _field(err.get("loc", ())),

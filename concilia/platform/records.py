@@ -313,7 +313,9 @@ class RecordKeeper(Generic[CreateT, UpdateT]):
         self, record_id: str, scope: Mapping[str, Any], expected_version: int | None = None
     ) -> Outcome:
         def decide(document: Document) -> Change | None:
-            check_version(document, expected_version, "record")
-            return self.rules.withdraw(document, now_ms())
+            change = self.rules.withdraw(document, now_ms())
+            if change is not None:  # already off: a retry of a DELETE that went through
+                check_version(document, expected_version, "record")
+            return change
 
         return await self.records.change(record_id, scope, decide)

@@ -447,6 +447,29 @@ class TestLinkPages:
             lambda: answers_on(stack, topics.DEMANDS, "demand.match_accepted", proposal.match_id)
         )
 
+    @pytest.mark.parametrize(
+        "form",
+        ["answer=maybe", "answer=accept&answer=decline", "answer=accept&a=1&b=2&c=3&d=4&e=5"],
+    )
+    async def test_a_form_that_is_not_one_answer_gets_a_400_page(
+        self, stack: Stack, form: str
+    ) -> None:
+        """Not accept or decline, two answers, or more fields than a form of ours holds:
+        the "not understood" page (400), and nothing changes."""
+        proposal = await proposed(stack)
+        token = stack.links.issue(
+            proposal.match_id, Party.REQUESTER, proposal.demand["id"], proposal.expires_at
+        )
+        before = await demand_of(stack, proposal)
+        posted = await stack.demands.post(
+            f"/r/{token}",
+            content=form,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert posted.status_code == 400
+        assert "text/html" in posted.headers["content-type"]
+        assert (await demand_of(stack, proposal))["version"] == before["version"]
+
     async def test_a_tampered_expired_or_misdirected_link_changes_nothing(
         self, stack: Stack
     ) -> None:

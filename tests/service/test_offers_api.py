@@ -185,13 +185,15 @@ class TestValidation:
         assert [e["field"] for e in response.json()["errors"]] == ["service_type"]
 
     async def test_a_patch_breaking_a_cross_field_rule_is_a_422(self, api: Api, org: str) -> None:
-        """The merged offer is validated again: valid_until before valid_from is refused."""
+        """The merged offer is validated again: valid_until before valid_from is refused,
+        and the problem names valid_until."""
         offer = await publish(api, org)
         too_early = (date.fromisoformat(offer["valid_from"]) - timedelta(days=1)).isoformat()
         response = await api.http.patch(
             f"/v1/offers/{offer['id']}", json={"valid_until": too_early}, headers=provider(org)
         )
         assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["valid_until"]
         current = (await api.http.get(f"/v1/offers/{offer['id']}", headers=provider(org))).json()
         assert current["version"] == 1
 
@@ -343,6 +345,19 @@ class TestChanges:
         kafka = api.settings.kafka_bootstrap_servers
         await eventually(lambda: offer_events(kafka, offer["id"], "offer.withdrawn"))
         assert len(await offer_events(kafka, offer["id"], "offer.withdrawn")) == 1
+
+    async def test_a_delete_retried_with_the_same_if_match_is_answered_200(
+        self, api: Api, org: str
+    ) -> None:
+        """The first DELETE went through but its answer was lost: the retry, with the same
+        If-Match, gets the withdrawn offer, not a 409 for the version the DELETE moved."""
+        offer = await publish(api, org)
+        url = f"/v1/offers/{offer['id']}"
+        headers = {**provider(org), "If-Match": '"1"'}
+        first = await api.http.delete(url, headers=headers)
+        retry = await api.http.delete(url, headers=headers)
+        assert (first.status_code, retry.status_code) == (200, 200)
+        assert retry.json()["version"] == 2
 
     async def test_an_offer_past_valid_until_expires_with_an_event(
         self, api: Api, org: str

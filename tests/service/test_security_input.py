@@ -168,6 +168,17 @@ class TestAuthenticationFirst:
         )
         assert_problem(response, 401)
 
+    async def test_malformed_json_with_a_token_is_a_400(self, api: Api) -> None:
+        """A body that is not JSON is a 400 problem, as the OpenAPI says, not a 422 naming
+        a character offset as a field."""
+        response = await api.http.post(
+            f"/v1/{api.name}",
+            content=b'{"title": ',
+            headers={**bearer(org(), api.role), "Content-Type": "application/json"},
+        )
+        body = assert_problem(response, 400)
+        assert "JSON" in body["detail"]
+
     async def test_a_body_over_the_limit_is_a_413(self, api: Api) -> None:
         """A body over MAX_BODY_BYTES (64 KiB here) is a 413 problem, announced or not."""
         big = {**api.new(), "pad": "x" * 70000}

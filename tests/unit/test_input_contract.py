@@ -97,3 +97,25 @@ class TestEmailAddresses:
         """A domain in Unicode is deliverable as IDNA (punycode): it is stored that way."""
         offer = offer_with(contact={"name": "Jörg", "email": "joerg@exämple.org"})
         assert offer.contact.email == "joerg@xn--exmple-cua.org"
+
+
+class TestRulesAcrossFields:
+    @pytest.mark.parametrize(
+        ("fields", "named"),
+        [
+            ({"remote": False, "location": None}, "location"),
+            ({"valid_from": "2026-05-01", "valid_until": "2026-04-30"}, "valid_until"),
+            ({"min_age": 10, "max_age": 5}, "max_age"),
+        ],
+    )
+    def test_an_offer_breaking_one_names_the_field_at_fault(
+        self, fields: dict[str, Any], named: str
+    ) -> None:
+        """A 422 names each bad field: the one whose value breaks the rule, not `body`."""
+        with pytest.raises(ValidationError) as caught:
+            offer_with(**fields)
+        assert [error["loc"] for error in caught.value.errors()] == [(named,)]
+
+    def test_a_remote_offer_needs_no_location(self) -> None:
+        """Remote service: no place needed."""
+        assert offer_with(remote=True, location=None).location is None
