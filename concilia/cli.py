@@ -135,15 +135,20 @@ def _dlq(action: str, topic: str, bootstrap: str) -> int:
     return 0
 
 
+# Ctrl-C, a service manager's stop, a closed terminal or SSH session: the children run in
+# sessions of their own (so a Ctrl-C reaches `up` alone), so only `up` can stop them.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _run(stack: Stack, *, demo: bool, keep: bool) -> int:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         # Only once: a second Ctrl-C must not interrupt the orderly stop.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
         raise Shutdown
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, interrupt)
     try:
         if demo and not keep:
             _check_ports_then_clean(stack)
@@ -165,8 +170,8 @@ def _run(stack: Stack, *, demo: bool, keep: bool) -> int:
         print(f"concilia: could not start: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for stop in STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
         stack.stop()
         _say("stopped")
 
@@ -195,7 +200,8 @@ def _print_where(stack: Stack) -> None:
         "  token     concilia token --org my-org --role requester   (roles: "
         + ", ".join(r.value for r in Role)
         + f"; CONCILIA_HOME={stack.home})",
-        "  stats     concilia stats   (the network's gap table, from the matcher)",
+        "  stats     concilia stats   (the network's gap table, from the matcher; "
+        f"CONCILIA_HOME={stack.home})",
     ]
     if stack.monitoring is not None:
         status = stack.monitoring.wait_for_targets()

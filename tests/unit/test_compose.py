@@ -18,7 +18,22 @@ CONTRACT_ENV = {
     "AUTH_JWT_SECRET",
     "PUBLIC_BASE_URL",
 }
-NOTIFIER_ENV = {"SMTP_HOST", "SMTP_PORT", "MAIL_FROM"}
+# What each service reads beyond the common ones, set for the compose network: without
+# them a service falls back to 127.0.0.1, its own container (the notifier's answer links
+# would point at the reader's own computer, the offers service would ask itself for a
+# family's contact).
+OWN_ENV = {
+    "offers": {"DEMANDS_API_URL": "http://demands:8002"},
+    "demands": {},
+    "matcher": {"MATCH_ANSWER_TTL_SECONDS": None},
+    "notifier": {
+        "SMTP_HOST": "mailpit",
+        "SMTP_PORT": None,
+        "MAIL_FROM": None,
+        "OFFERS_PUBLIC_URL": None,
+        "DEMANDS_PUBLIC_URL": None,
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +52,13 @@ class TestServices:
     def test_every_service_sets_every_contract_variable(
         self, compose: dict[str, Any], name: str
     ) -> None:
-        """Each service gets every contract env var (the notifier its SMTP ones too)."""
+        """Each service gets every contract env var, and those of its own (the notifier its
+        SMTP server and where the answer links point; offers where the demands API is)."""
         env = service(compose, name)["environment"]
-        wanted = CONTRACT_ENV | (NOTIFIER_ENV if name == "notifier" else set())
-        assert wanted <= set(env)
+        assert CONTRACT_ENV | set(OWN_ENV[name]) <= set(env)
+        for variable, value in OWN_ENV[name].items():
+            if value is not None:
+                assert env[variable] == value, variable
         assert "replicaSet=rs0" in env["MONGODB_URL"]
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
 

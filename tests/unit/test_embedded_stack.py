@@ -1,5 +1,7 @@
 """What `concilia up` gives each service in its environment (no process is started)."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,35 @@ class TestTheConsumerSettings:
         """An operator's own fetch wait or session reaches every service unchanged."""
         monkeypatch.setenv(variable, value)
         assert {environment_of(s, tmp_path)[variable] for s in SERVICES} == {value}
+
+
+STOPPED_BY = """
+import os, signal, sys
+from concilia import cli
+
+class Stack:  # stands in for the embedded stack: started, the terminal goes away
+    def start(self):
+        os.kill(os.getpid(), signal.{name})
+    def stop(self):
+        print("stack stopped", flush=True)
+
+sys.exit(cli._run(Stack(), demo=False, keep=False))
+"""
+
+
+class TestStopping:
+    @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+    def test_ctrl_c_sigterm_or_a_closed_terminal_stop_the_stack_in_order(
+        self, name: str
+    ) -> None:
+        """Ctrl-C, SIGTERM, or SIGHUP (the terminal or the SSH session went away): `up`
+        stops every server it started and exits 0. Its children run in sessions of their
+        own, so a hangup that killed `up` alone would leave them holding every port."""
+        done = subprocess.run(
+            [sys.executable, "-c", STOPPED_BY.format(name=name)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "stack stopped" in done.stdout.splitlines()
