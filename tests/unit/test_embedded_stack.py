@@ -71,9 +71,7 @@ sys.exit(cli._run(Stack(), demo=False, keep=False))
 
 class TestStopping:
     @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
-    def test_ctrl_c_sigterm_or_a_closed_terminal_stop_the_stack_in_order(
-        self, name: str
-    ) -> None:
+    def test_ctrl_c_sigterm_or_a_closed_terminal_stop_the_stack_in_order(self, name: str) -> None:
         """Ctrl-C, SIGTERM, or SIGHUP (the terminal or the SSH session went away): `up`
         stops every server it started and exits 0. Its children run in sessions of their
         own, so a hangup that killed `up` alone would leave them holding every port."""
