@@ -124,13 +124,17 @@ def _dlq(action: str, topic: str, bootstrap: str) -> int:
 
     from concilia.platform import dead_letters
 
-    if action == "list":
-        letters = asyncio.run(dead_letters.list_dead_letters(bootstrap, topic))
-        for letter in letters:
-            print(dead_letters.describe(letter))
-        print(f"# {len(letters)} dead letter(s) on {dead_letters.dlq_topic(topic)}")
-        return 0
-    replayed = asyncio.run(dead_letters.replay_dead_letters(bootstrap, topic))
+    try:
+        if action == "list":
+            letters = asyncio.run(dead_letters.list_dead_letters(bootstrap, topic))
+            for letter in letters:
+                print(dead_letters.describe(letter))
+            print(f"# {len(letters)} dead letter(s) on {dead_letters.dlq_topic(topic)}")
+            return 0
+        replayed = asyncio.run(dead_letters.replay_dead_letters(bootstrap, topic))
+    except TimeoutError as exc:  # the broker was too slow to read every letter
+        print(f"concilia: {exc}", file=sys.stderr, flush=True)
+        return 1
     print(f"# {replayed} dead letter(s) replayed from {dead_letters.dlq_topic(topic)}")
     return 0
 

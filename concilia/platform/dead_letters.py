@@ -4,6 +4,7 @@ A replay re-publishes each dead letter, unchanged, to the topic it came from (sa
 CloudEvent id: consumers deduplicate) and records how far it got in the consumer group
 `concilia-dlq-replay`, so replaying twice re-publishes only letters that arrived since."""
 
+import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -14,6 +15,7 @@ from concilia.platform.offsets import read_true_ends
 from concilia.platform.outbox import cloudevents_headers
 
 REPLAY_GROUP = "concilia-dlq-replay"
+READ_SECONDS = 60  # reading the letters up to the ends may take this long, then fails
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,13 @@ async def read_dead_letters(
 ) -> tuple[list[DeadLetter], dict[TopicPartition, int]]:
     """The dead letters of `topic` (all, or only those after the replay group's position),
     and each partition's end offset."""
+    # earliest: a start that retention has already deleted (offset 0 of an old DLQ, or an
+    # old replay position) must begin at the oldest letter kept, not skip to the end.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=REPLAY_GROUP, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=REPLAY_GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
@@ -55,10 +62,17 @@ async def read_dead_letters(
             consumer.seek(tp, start or 0)
         letters: list[DeadLetter] = []
         remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        deadline = time.monotonic() + READ_SECONDS
         while remaining:
+            # A fetch may come back empty (a slow broker): read on until every letter up to
+            # the ends is in, or fail. Returning fewer would have a replay mark unread letters
+            # as replayed, and they would be lost.
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"read {len(letters)} dead letter(s) of {topic} but not all of them within "
+                    f"{READ_SECONDS} s; nothing was marked as replayed"
+                )
             batch = await consumer.getmany(*remaining, timeout_ms=2000)
-            if not batch:
-                break
             for tp, records in batch.items():
                 for r in records:
                     if r.offset < ends[tp]:

@@ -5,8 +5,10 @@ import asyncio
 import contextlib
 import io
 import uuid
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from concilia.cli import main
 from concilia.contract import topics
@@ -73,3 +75,27 @@ class TestDeadLetterCommands:
         assert len(on_topic) == 2  # the original and exactly one replay
         assert {m.key for m in on_topic} == {"childcare"}
         assert on_topic[1].headers.get("content-type") == "application/cloudevents+json"
+
+    async def test_a_fetch_that_comes_back_empty_does_not_mark_letters_replayed(
+        self, kafka: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A slow broker answers one fetch with nothing: the replay reads on until it has
+        every letter, and replays them, instead of marking the unread ones as replayed
+        (which would lose them for good)."""
+        event = CloudEvent.new(type="offer.published", source="tests", subject="o1", data={})
+        headers = [(topics.DLQ_SOURCE_TOPIC_HEADER, topics.OFFERS.encode())]
+        await produce(kafka, topics.dlq(topics.OFFERS), event.to_bytes(), "sport", headers)
+        real = AIOKafkaConsumer.getmany
+        empty_once = {"left": 1}
+
+        async def slow(self: AIOKafkaConsumer, *partitions: Any, **options: Any) -> Any:
+            if partitions and empty_once["left"]:  # the reading of the letters
+                empty_once["left"] -= 1
+                return {}
+            return await real(self, *partitions, **options)
+
+        monkeypatch.setattr(AIOKafkaConsumer, "getmany", slow)
+        await asyncio.to_thread(run_cli, "dlq", "replay", topics.OFFERS, "--bootstrap", kafka)
+        assert not empty_once["left"]  # the empty fetch did happen
+        on_topic = [m for m in await read_all(kafka, topics.OFFERS) if m.event["id"] == event.id]
+        assert len(on_topic) == 1
