@@ -33,6 +33,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    PolicyViolationError,
+    RecordListTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -198,6 +206,25 @@ async def ensure_outbox_indexes(db: Database) -> None:
 STRUCTURED_CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
 
 
+# What Kafka answers about a message itself, for good: retrying it will never help, so its
+# row is parked after `max_attempts`. Any other Kafka error (UNKNOWN_SERVER_ERROR, a broker
+# not available...) says nothing about the row and is waited out like an outage: parking a
+# row for a passing broker error would lose its events.
+REFUSALS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+    PolicyViolationError,
+)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Kafka refuses this message for good, or the row itself is malformed (not a Kafka
+    error at all: a value or key the producer cannot take)."""
+    return isinstance(exc, REFUSALS) or not (isinstance(exc, KafkaError) or is_outage(exc))
+
+
 def _as_future(sent: Any) -> "asyncio.Future[Any]":
     """A send's future as it is, or a refused send (an exception) as a future failed with it.
     Gathered as futures, not coroutines: a coroutine per message would be a task each."""
@@ -343,6 +370,12 @@ class OutboxRelay:
                 log.warning("outbox relay failed, retrying", extra={"error": repr(exc)})
                 await self._close_producer()
                 backoff = min(backoff * 2, 10.0)
+                # Commits go on waking the relay during an outage: the backoff is waited out
+                # all the same, or each commit would set up a connection to a broker that is
+                # not there.
+                await asyncio.sleep(backoff)
+                self._wake.clear()
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
                 # Woken by a commit: the commits of the next moment join its batch, so a
@@ -374,7 +407,7 @@ class OutboxRelay:
                         headers=cloudevents_headers(message["value"]),
                     )
                 except Exception as exc:  # refused before sending: too large, bad row
-                    if is_outage(exc):
+                    if not is_refusal(exc):
                         raise
                     future = exc
                 sent.append((row, n, message, future))
@@ -396,7 +429,7 @@ class OutboxRelay:
             )
         if refused:
             self._caught_up = False  # the refused rows are read again, before later ones
-        outage = next((e for errors in refused.values() for e in errors if is_outage(e)), None)
+        outage = next((e for errors in refused.values() for e in errors if not is_refusal(e)), None)
         if outage is not None:
             raise outage
         for row, errors in refused.items():

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, UnknownError
 from bson import ObjectId
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
@@ -298,3 +300,55 @@ class TestReadiness:
 
 def _parked() -> float:
     return REGISTRY.get_sample_value("concilia_outbox_parked_total", {"service": "offers"}) or 0.0
+
+
+class TestABrokerError:
+    async def test_an_error_that_is_not_a_refusal_is_waited_out_and_never_parks(
+        self, kafka: str, db: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The broker answers UNKNOWN_SERVER_ERROR five times (aiokafka does not call it
+        retriable, but it says nothing about the row): with three attempts allowed the row
+        is still published once the broker is well again, not parked and lost."""
+        await db[OUTBOX].insert_one(a_row("blip", None, 0))
+        real, failures = AIOKafkaProducer.send, {"left": 5}
+
+        async def unwell(self: AIOKafkaProducer, topic: str, *args: Any, **kwargs: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise UnknownError("the broker's storage hiccuped")
+            return await real(self, topic, *args, **kwargs)
+
+        monkeypatch.setattr(AIOKafkaProducer, "send", unwell)
+        relay = OutboxRelay(db, kafka, "offers", poll_seconds=0.05, max_attempts=3)
+        async with running(relay):
+            await eventually(lambda: all_marked(db), timeout=60, what="the row published")
+        row = await db[OUTBOX].find_one({})
+        assert row is not None
+        assert (row["published_at"] is not None, row.get("parked_at")) == (True, None)
+        assert await published(kafka, "blip-") == ["blip-0"]
+
+    async def test_commits_during_an_outage_do_not_shorten_the_relay_s_backoff(
+        self, kafka: str, db: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The broker is unreachable while the service keeps committing (each commit wakes
+        the relay): the relay still waits its backoff between tries, instead of setting up
+        a connection every few milliseconds."""
+        await db[OUTBOX].insert_one(a_row("outage", None, 0))
+        tries = {"count": 0}
+
+        async def unreachable(self: AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+            tries["count"] += 1
+            raise KafkaConnectionError("broker unreachable")
+
+        monkeypatch.setattr(AIOKafkaProducer, "send", unreachable)
+        relay = OutboxRelay(db, kafka, "offers", poll_seconds=0.05)
+        started = time.monotonic()
+
+        async def commits_for_two_seconds() -> bool:
+            relay.notify()  # a commit
+            return time.monotonic() - started > 2
+
+        async with running(relay):
+            await eventually(commits_for_two_seconds, interval=0.01, what="two busy seconds")
+        # Backoff 0.1, 0.2, 0.4, 0.8 s...: about five tries in two seconds, not hundreds.
+        assert 2 <= tries["count"] <= 8
