@@ -24,3 +24,6 @@ DLQ_SOURCE_TOPIC_HEADER = "x-dlq-source-topic"
 DLQ_SOURCE_PARTITION_HEADER = "x-dlq-source-partition"
 DLQ_SOURCE_OFFSET_HEADER = "x-dlq-source-offset"
 DLQ_CONSUMER_HEADER = "x-dlq-consumer"
+
+# The consumer group whose committed offsets mark how far `concilia dlq replay` got.
+DLQ_REPLAY_GROUP = "concilia-dlq-replay"

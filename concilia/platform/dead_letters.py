@@ -14,7 +14,7 @@ from concilia.contract import topics
 from concilia.platform.offsets import read_true_ends
 from concilia.platform.outbox import cloudevents_headers
 
-REPLAY_GROUP = "concilia-dlq-replay"
+REPLAY_GROUP = topics.DLQ_REPLAY_GROUP
 READ_SECONDS = 60  # reading the letters up to the ends may take this long, then fails
 
 

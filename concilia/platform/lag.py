@@ -2,7 +2,8 @@
 
 For each consumer group of the service: lag per partition = the partition's end offset minus
 the group's committed offset (or its start offset when nothing is committed yet: consumers
-begin at the earliest). For each topic it consumes: how many messages its DLQ holds. Every
+begin at the earliest). For each topic it consumes: how many messages its DLQ holds that
+`concilia dlq replay` has not replayed yet (a replay deletes nothing). Every
 instance of a service measures all partitions of its groups, so they report alike.
 End offsets come from concilia.platform.offsets.true_ends (Tansu's ListOffsets can be stale)."""
 
@@ -76,7 +77,7 @@ class KafkaGauges(BackgroundTask):
                 max_partition_fetch_bytes=1024,
             )
             await readers[None].start()
-            for group in self._groups:
+            for group in {*self._groups, topics.DLQ_REPLAY_GROUP}:
                 readers[group] = AIOKafkaConsumer(
                     bootstrap_servers=self._bootstrap,
                     group_id=group,
@@ -120,9 +121,14 @@ class KafkaGauges(BackgroundTask):
                 CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(
                     max(0, ends[tp] - position)
                 )
+        replay = readers[topics.DLQ_REPLAY_GROUP]
         for dlq in dlqs:
-            held = sum(ends[tp] - starts[tp] for tp in partitions if tp.topic == dlq)
-            DLQ_MESSAGES.labels(dlq).set(held)
+            held = 0
+            for tp in partitions:
+                if tp.topic == dlq:
+                    replayed = await replay.committed(tp)
+                    held += ends[tp] - max(starts[tp], replayed or 0)
+            DLQ_MESSAGES.labels(dlq).set(max(0, held))
 
 
 Clients = tuple[AIOKafkaAdminClient, dict[str | None, AIOKafkaConsumer]]

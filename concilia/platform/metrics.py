@@ -34,7 +34,9 @@ CONSUMER_LAG = Gauge(
     "Messages of a partition not yet processed by a consumer group (end offset - committed)",
     ["group", "topic", "partition"],
 )
-DLQ_MESSAGES = Gauge("concilia_dlq_messages", "Messages held in a dead-letter topic", ["topic"])
+DLQ_MESSAGES = Gauge(
+    "concilia_dlq_messages", "Dead letters not replayed yet (concilia dlq replay)", ["topic"]
+)
 HTTP_REQUESTS = Counter(
     "concilia_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
 )

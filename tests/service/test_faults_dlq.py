@@ -16,6 +16,8 @@ from concilia.contract.envelope import CloudEvent
 from concilia.platform.consumer import Record, subscribe
 from concilia.platform.faults import Backoff
 from concilia.platform.kafka import make_broker
+from concilia.platform.lag import KafkaGauges
+from concilia.platform.metrics import DLQ_MESSAGES
 from tests.support.kafka import consumer_options, produce, read_all
 from tests.support.waiting import eventually
 
@@ -29,6 +31,20 @@ def run_cli(*argv: str) -> str:
     with contextlib.redirect_stdout(out):
         assert main(list(argv)) == 0
     return out.getvalue()
+
+
+async def dead_letters_held(kafka: str) -> float:
+    """`concilia_dlq_messages` of the topic's DLQ, as a service measures it."""
+    gauges = KafkaGauges(kafka, {"any-group": [TOPIC]})
+    admin, readers = await gauges._connect()
+    try:
+        await gauges.measure(admin, readers)
+    finally:
+        for reader in readers.values():
+            await reader.stop()
+        await admin.close()
+    value: float = DLQ_MESSAGES.labels(topics.dlq(TOPIC))._value.get()
+    return value
 
 
 class TestDeadLetterCommands:
@@ -66,8 +82,10 @@ class TestDeadLetterCommands:
         assert f"from {TOPIC}[" in listing
         assert "# 1 dead letter(s)" in listing
 
+        assert await dead_letters_held(kafka) >= 1
         replayed = await asyncio.to_thread(run_cli, "dlq", "replay", TOPIC, "--bootstrap", kafka)
         assert "# 1 dead letter(s) replayed" in replayed
+        assert await dead_letters_held(kafka) == 0  # the alert on it stops, too
         again = await asyncio.to_thread(run_cli, "dlq", "replay", TOPIC, "--bootstrap", kafka)
         assert "# 0 dead letter(s) replayed" in again
 
