@@ -72,6 +72,10 @@ class Monitoring:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def check_port(self) -> None:
+        """Raise PortInUse if Prometheus's port is taken."""
+        require_free(self.port, "Prometheus", "--prometheus-port or CONCILIA_PROMETHEUS_PORT")
+
     def start(self, targets: Mapping[str, str], log_dir: Path, timeout: float = 60) -> None:
         """Write the configuration, start Prometheus, wait until it is ready."""
         binary = prometheus_binary()

@@ -174,6 +174,8 @@ class Stack:
     def start(self, ready_timeout: float = 180) -> None:
         """Start everything and wait until every service answers /readyz (or raise)."""
         check_ports(self.ports)
+        if self.monitoring is not None:  # checked now, not after minutes of starting
+            self.monitoring.check_port()
         secret = self.secret
         self.say(f"starting Kafka, MongoDB and SMTP (logs in {self.log_dir})")
         self.infra = Infrastructure.start(

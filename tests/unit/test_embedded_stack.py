@@ -1,13 +1,16 @@
 """What `concilia up` gives each service in its environment (no process is started)."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from concilia.embedded.monitoring import Monitoring
+from concilia.embedded.processes import PortInUse, free_port
 from concilia.embedded.servers import Infrastructure
-from concilia.embedded.stack import Stack
+from concilia.embedded.stack import Ports, Stack
 
 
 def environment_of(service: str, home: Path) -> dict[str, str]:
@@ -83,3 +86,25 @@ class TestStopping:
         )
         assert done.returncode == 0, done.stderr
         assert "stack stopped" in done.stdout.splitlines()
+
+
+class TestABusyPrometheusPort:
+    def test_is_reported_before_anything_starts(self, tmp_path: Path) -> None:
+        """`up --monitoring` with Prometheus's port taken: one clear line at once, not after
+        the broker, the database and four services took minutes to start."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            names = Ports.names()
+            ports = Ports(**{name: free_port() for name in names})
+            started: list[str] = []
+            stack = Stack(
+                tmp_path, ports, say=started.append, monitoring=Monitoring(tmp_path, busy)
+            )
+            try:
+                with pytest.raises(PortInUse, match="--prometheus-port"):
+                    stack.start()
+            finally:
+                stack.stop()  # had it started anything
+        assert started == []  # nothing was launched
