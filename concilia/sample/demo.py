@@ -123,7 +123,7 @@ def run_demo(stack: Stack, say: Callable[[str], None] = print) -> int:
         after = _answer_until_settled(
             stack, operator, loaded, say, more_than=before.matched, until_expired=True
         )
-    except (ApiError, LinkError, NotSettled) as exc:
+    except (ApiError, LinkError, NotSettled, OSError) as exc:  # OSError: a service away
         say(f"demo: FAILED: {exc}")
         say(f"demo: service logs are in {stack.log_dir}")
         return 1
