@@ -81,7 +81,7 @@ class Monitoring:
         binary = prometheus_binary()
         if binary is None:
             raise FileNotFoundError(f"prometheus is not installed: {INSTALL_HINT}")
-        require_free(self.port, "Prometheus", "--prometheus-port or CONCILIA_PROMETHEUS_PORT")
+        self.check_port()  # again: the stack's first check was minutes ago
         self.home.mkdir(parents=True, exist_ok=True)
         rules = None
         if RULES.is_file():
