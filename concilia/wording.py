@@ -194,6 +194,11 @@ def count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def age(years: int, lang: str) -> str:
+    """A beneficiary's age: `1 anno`, `8 anni`; `1 year old`, `8 years old`."""
+    return count(years, "anno", "anni") if lang == "it" else count(years, "year old", "years old")
+
+
 def quoted(title: str, lang: str) -> str:
     """A title inside the running text: «…» in Italian, “…” in English."""
     return f"«{title}»" if lang == "it" else f"“{title}”"

@@ -174,6 +174,10 @@ def price_words(price: float, unit: str, welfare_eligible: bool, lang: str) -> s
     return wording.price_and_credits(price, unit, welfare_eligible, lang)
 
 
+def age_words(years: int, lang: str) -> str:
+    return wording.age(years, lang)
+
+
 def place_words(address: str | None, remote: bool, lang: str) -> str:
     return wording.place(address, remote, lang)
 

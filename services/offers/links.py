@@ -10,6 +10,7 @@ from concilia.platform.answers import AnswerRefused, Refusal
 from concilia.platform.changes import Document, now_ms
 from concilia.platform.link_pages import (
     LinkView,
+    age_words,
     answer_link_router,
     hours_words,
     it_or_en,
@@ -17,7 +18,6 @@ from concilia.platform.link_pages import (
     service_words,
 )
 from concilia.platform.records import NotFound
-from concilia.wording import count
 from services.offers import domain_matches
 from services.offers.store import OfferStore
 
@@ -63,8 +63,7 @@ def proposal_view(offer: Document, entry: Document, lang: str) -> LinkView:
         )
     age = demand.get("beneficiary_age")
     if age is not None:
-        years = count(age, "anno", "anni") if it else count(age, "year old", "years old")
-        rows.append(("Età del beneficiario" if it else "Beneficiary's age", years))
+        rows.append(("Età del beneficiario" if it else "Beneficiary's age", age_words(age, lang)))
     if demand.get("languages"):
         rows.append(("Lingue" if it else "Languages", languages_words(demand["languages"], lang)))
     heading = (

@@ -140,8 +140,9 @@ def request_facts(match: MatchEventData, lang: str) -> tuple[Fact, ...]:
         facts.append(Fact("Distanza" if it else "Distance", (far,)))
     if demand.beneficiary_age is not None:
         age = demand.beneficiary_age
-        said = w.count(age, "anno", "anni") if it else w.count(age, "year old", "years old")
-        facts.append(Fact("Età del beneficiario" if it else "Beneficiary's age", (said,)))
+        facts.append(
+            Fact("Età del beneficiario" if it else "Beneficiary's age", (w.age(age, lang),))
+        )
     if demand.languages:
         facts.append(Fact("Lingue" if it else "Languages", (w.languages(demand.languages, lang),)))
     return tuple(facts)
@@ -181,7 +182,7 @@ def requester_reasons(
     if "age_in_range" in codes and demand.beneficiary_age is not None:
         age = demand.beneficiary_age
         if it:
-            said.append(f"adatto a chi ha {w.count(age, 'anno', 'anni')}")
+            said.append(f"adatto a chi ha {w.age(age, lang)}")
         else:
             said.append(f"suitable for someone aged {age}")
     return said
