@@ -313,8 +313,10 @@ class RecordKeeper(Generic[CreateT, UpdateT]):
         self, record_id: str, scope: Mapping[str, Any], expected_version: int | None = None
     ) -> Outcome:
         def decide(document: Document) -> Change | None:
+            # A record already off (a retried DELETE that went through) is answered as it
+            # is: If-Match is checked only when there is something to change.
             change = self.rules.withdraw(document, now_ms())
-            if change is not None:  # already off: a retry of a DELETE that went through
+            if change is not None:
                 check_version(document, expected_version, "record")
             return change
 
